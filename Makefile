@@ -1,0 +1,67 @@
+# Every target sets itself up: the first one used creates .venv and installs the project.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# cpu (tensorflow-cpu) or gpu (tensorflow with CUDA libraries)
+TF ?= cpu
+SEEDS ?= 10
+EPOCHS ?= 1000
+SWEEP_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast run sweep directions merges variable-length report bench lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)) and "Python 3.11-3.13 is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(TF),dev]"
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the project with TensorFlow (TF=cpu|gpu)
+
+test: install ## run the whole test suite
+	$(PY) -m pytest
+
+test-fast: install ## run the tests not marked slow
+	$(PY) -m pytest -m "not slow"
+
+run: install ## one run with the defaults (bidirectional concat, seed 0)
+	$(PY) -m bench.run
+
+sweep: install ## every variant over SEEDS seeds and EPOCHS epochs, then the report
+	$(PY) -m bench.run -m experiment=all n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS)
+	$(PY) -m bench.report outputs/multirun/all
+
+directions: install ## forward vs backward vs bidirectional, then the report
+	$(PY) -m bench.run -m experiment=directions n_seeds=$(SEEDS) $(SWEEP_ARGS)
+	$(PY) -m bench.report outputs/multirun/directions
+
+merges: install ## the four merge modes, then the report
+	$(PY) -m bench.run -m experiment=merge_modes n_seeds=$(SEEDS) $(SWEEP_ARGS)
+	$(PY) -m bench.report outputs/multirun/merge_modes
+
+variable-length: install ## every variant on sequences of 5 to 20 steps, then the report
+	$(PY) -m bench.run -m experiment=variable_length n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS)
+	$(PY) -m bench.report outputs/multirun/variable_length
+
+report: install ## report the latest sweep under outputs/multirun
+	$(PY) -m bench.report
+
+bench: install ## speed benchmark: reference loop vs compiled engine vs packed seeds
+	$(PY) -m bench.perf
+
+lint: install ## ruff lint and format check
+	$(PY) -m ruff check bench tests
+	$(PY) -m ruff format --check bench tests
+
+format: install ## apply ruff fixes and formatting
+	$(PY) -m ruff check --fix bench tests
+	$(PY) -m ruff format bench tests
+
+clean: ## remove results, caches and the virtual environment
+	rm -rf outputs multirun .pytest_cache .ruff_cache $(VENV) *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,263 @@
+"""Run one configuration, or sweep many with ``-m``: ``python -m bench.run [-m] [overrides...]``.
+
+Each job trains ``n_seeds`` seeds of one variant and writes its job folder (see :mod:`bench.store`). A job whose
+folder already holds a completed run of the same config is skipped, so repeating a sweep resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# TensorFlow's C++ start-up chatter would bury the progress lines.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.experimental.callback import Callback  # noqa: E402
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from bench import store  # noqa: E402
+from bench.engines import Recorder, Timings, train  # noqa: E402
+from bench.schema import ConfigError, config_hash, register_configs, to_plain, validate, variant_name  # noqa: E402
+
+log = logging.getLogger("bench.run")
+register_configs()
+
+JOBS_ENV = "BENCH_SWEEP_JOBS"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the job can record itself as interrupted."""
+
+
+def _raise_interrupted(signum: int, _frame: Any) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "hydra-core", "omegaconf"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    versions["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "")
+    return versions
+
+
+class Progress:
+    """Logs a progress line at most every ``every_s`` seconds and when training ends."""
+
+    def __init__(self, every_s: float, recorder: Recorder, prefix: str):
+        self.every_s, self.recorder, self.prefix = every_s, recorder, prefix
+        self.started = self.last = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every_s and done < total:
+            return
+        self.last = now
+        elapsed = now - self.started
+        log.info(
+            "%sepoch %d/%d | train loss %.4f | held-out accuracy %.4f | %.1f s elapsed, %.1f s left",
+            self.prefix,
+            done,
+            total,
+            self.recorder.latest("train", "loss"),
+            self.recorder.latest("heldout", "accuracy"),
+            elapsed,
+            elapsed / done * (total - done),
+        )
+
+
+def _job_prefix() -> str:
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return ""
+    total = os.environ.get(JOBS_ENV, "?")
+    return f"job {hydra_cfg.job.num + 1}/{total} | "
+
+
+def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
+    """Trains one job into ``folder`` and returns its run.json record.
+
+    Raises:
+        ConfigError: a bad value; nothing is written.
+        KeyboardInterrupt: after recording the job as interrupted with the rows it had.
+    """
+    validate(cfg)
+    digest = config_hash(cfg)
+    variant = variant_name(cfg.model)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+    prefix = _job_prefix() + f"{variant} seed{'s' if len(seeds) > 1 else ''} {_span(seeds)} | "
+    if not cfg.runtime.rerun and store.is_completed(folder, digest):
+        log.info("%scompleted earlier with the same config, skipped (runtime.rerun=true runs it again)", prefix)
+        return store.read_run(folder) or {}
+    record: dict[str, Any] = {
+        "status": store.RUNNING,
+        "error": None,
+        "variant": variant,
+        "seeds": seeds,
+        "config": to_plain(cfg),
+        "config_hash": digest,
+        "engine": cfg.engine.name,
+        "device": cfg.device.name,
+        "overrides": list(HydraConfig.get().overrides.task),
+        "versions": library_versions(),
+        "cpu_count": os.cpu_count(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    store.write_run(folder, record)
+    recorder, timings = Recorder(cfg, seeds), Timings()
+    started = time.perf_counter()
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        train(cfg, recorder, timings, Progress(cfg.runtime.progress_every_s, recorder, prefix))
+        record["status"] = store.FAILED if recorder.failures else store.COMPLETED
+        if recorder.failures:
+            record["error"] = "; ".join(f"seed {s}: {f['error']}" for s, f in sorted(recorder.failures.items()))
+    except ConfigError:
+        (folder / store.RUN_FILE).unlink(missing_ok=True)
+        raise
+    except KeyboardInterrupt as interruption:
+        record.update(status=store.INTERRUPTED, error=f"interrupted ({interruption or 'SIGINT'})")
+        raise
+    except Exception as error:  # a run that breaks must not take the sweep or its results with it
+        log.exception("%sfailed", prefix)
+        record.update(status=store.FAILED, error=f"{type(error).__name__}: {error}")
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        if record["status"] != store.RUNNING:
+            record["seed_status"] = {str(s): recorder.failures.get(s, {"status": record["status"]}) for s in seeds}
+            wall = time.perf_counter() - started
+            epochs = cfg.train.epochs
+            record.update(
+                wall_time_s=round(wall, 3),
+                startup_s=round(timings.startup_s, 3),
+                eval_s=round(timings.eval_s, 3),
+                ms_per_epoch=timings.ms_per_epoch,
+                ms_per_seed_epoch=timings.ms_per_epoch / len(seeds)
+                if cfg.engine.name == "fast"
+                else timings.ms_per_epoch,
+                epochs_per_s=len(seeds) * epochs / wall if wall else None,
+                finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            store.write_results(folder, recorder.metrics(), recorder.by_length())
+            store.write_run(folder, record)
+    _summarise(prefix, recorder, record)
+    return record
+
+
+def _span(seeds: list[int]) -> str:
+    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+
+
+def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
+    final = recorder.metrics().query("split == 'heldout'").groupby("seed").tail(1)
+    loss, accuracy = final["loss"], final["accuracy"]
+    spread = f" (seeds range {accuracy.min():.4f}-{accuracy.max():.4f})" if len(final) > 1 else ""
+    log.info(
+        "%s%s | final held-out loss %.4f, accuracy %.4f%s | wall %.1f s (startup %.1f s, %.3f ms/epoch)",
+        prefix,
+        record["status"],
+        loss.mean(),
+        accuracy.mean(),
+        spread,
+        record["wall_time_s"],
+        record["startup_s"],
+        record["ms_per_epoch"],
+    )
+    if record["error"]:
+        log.error("%s%s", prefix, record["error"])
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> dict[str, Any]:
+    hydra_cfg = HydraConfig.get()
+    record = run_job(cfg, Path(hydra_cfg.runtime.output_dir))
+    failed = record.get("status") == store.FAILED
+    if failed and (hydra_cfg.mode != RunMode.MULTIRUN or cfg.runtime.fail_fast):
+        raise SystemExit(1)
+    return {"status": record.get("status")}
+
+
+class SweepCallback(Callback):
+    """Counts a sweep's jobs for the progress lines and, at the end, names failed jobs and exits non-zero."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
+        overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
+        batches = BasicSweeper.split_arguments(overrides, None)
+        os.environ[JOBS_ENV] = str(sum(len(batch) for batch in batches))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        failed = []
+        for run_file in sorted(sweep_dir.glob(f"*/{store.RUN_FILE}")):
+            record = store.read_run(run_file.parent)
+            if record and record.get("status") == store.FAILED:
+                failed.append(f"{run_file.parent.name} ({record.get('variant')}: {record.get('error')})")
+        if failed:
+            log.error("%d job(s) failed: %s", len(failed), "; ".join(failed))
+            raise SystemExit(1)
+
+
+def _one_line(error: BaseException) -> str:
+    """A composition or validation error as one line that names the key and what is allowed."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    cause = error.__cause__
+    if isinstance(error, MissingConfigException) and error.options:
+        group = (error.missing_cfg_file or "").split("/")[0]
+        return f"{error.missing_cfg_file}: no such option; {group} is one of {', '.join(sorted(error.options))}"
+    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+        return f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
+    if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
+        return f"{error.full_key}: {str(error.msg).splitlines()[0]}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines[:3])
+
+
+def cli() -> None:
+    """Entry point: Hydra's own error printing is replaced by one line and a non-zero exit."""
+    if os.environ.get("HYDRA_FULL_ERROR"):
+        main()
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except ConfigError as error:
+        print(f"bench.run: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Interrupted as interruption:
+        print(f"bench.run: interrupted by {interruption}", file=sys.stderr)
+        sys.exit(143)
+    except KeyboardInterrupt:
+        print("bench.run: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        if not isinstance(error, HydraException | OmegaConfBaseException):
+            raise
+        print(f"bench.run: {_one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    cli()

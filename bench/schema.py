@@ -1,0 +1,194 @@
+"""Typed configuration schema: the YAML in conf/ is merged onto these dataclasses.
+
+Enums make a wrong choice (``model.merge=avg``) fail when Hydra composes the config; :func:`validate` checks
+the ranges and cross-field rules that a type cannot express, and names the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import II, MISSING, DictConfig, OmegaConf
+
+
+class Direction(Enum):
+    forward = "forward"
+    backward = "backward"
+    bidirectional = "bidirectional"
+
+
+class Merge(Enum):
+    sum = "sum"
+    mul = "mul"
+    concat = "concat"
+    ave = "ave"
+
+
+class Device(Enum):
+    auto = "auto"
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+class Engine(Enum):
+    # the whole run compiled into one function, seeds packed side by side
+    fast = "fast"
+    # the original experiment's loop: one Keras model.fit call per epoch
+    reference = "reference"
+
+
+@dataclass
+class ModelConfig:
+    # which way the recurrent layer reads the sequence
+    direction: Direction = MISSING
+    # how Bidirectional combines its two directions; only for direction=bidirectional
+    merge: Merge | None = None
+    # backward only: flip the reversed output sequence back into input order (False reproduces the original)
+    aligned: bool = True
+    # hidden units per direction
+    units: int = 20
+
+
+@dataclass
+class DataConfig:
+    # sequence length when all sequences have one length
+    n_timesteps: int = 10
+    # each sequence draws its length uniformly from [min_timesteps, max_timesteps]
+    min_timesteps: int = II(".n_timesteps")
+    max_timesteps: int = II(".n_timesteps")
+    # a label turns to 1 once the running sum reaches threshold * length
+    threshold: float = 0.25
+    # sequences in the fixed held-out set
+    heldout_size: int = 1000
+
+
+@dataclass
+class TrainConfig:
+    # one epoch is one gradient update on a fresh batch, as in the original experiment
+    epochs: int = 1000
+    batch_size: int = 1
+    learning_rate: float = 0.001
+    # held-out evaluation every this many epochs, and always after the last one
+    eval_every: int = 50
+    # compile the training loop with XLA (faster steady state, slower start)
+    jit_compile: bool = True
+
+
+@dataclass
+class RuntimeConfig:
+    # TensorFlow intra- and inter-op threads; 0 lets TensorFlow choose
+    threads: int = 0
+    # make TensorFlow ops deterministic (same hardware only; may be slower)
+    deterministic: bool = False
+    # seconds between progress lines on the terminal and in the job log
+    progress_every_s: float = 5.0
+    # run jobs again even when their folder already holds a completed run of the same config
+    rerun: bool = False
+    # stop a sweep at the first failed job instead of running the rest
+    fail_fast: bool = False
+
+
+@dataclass
+class BenchConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    # first seed; a job with n_seeds=K trains seeds seed .. seed+K-1
+    seed: int = 0
+    # replicas trained side by side in one job, each exactly the run its seed would be alone
+    n_seeds: int = 1
+    device: Device = Device.auto
+    engine: Engine = Engine.fast
+
+
+def register_configs() -> None:
+    """Registers the schema as ``base_config`` so conf/config.yaml can extend it."""
+    ConfigStore.instance().store(name="base_config", node=BenchConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration value that is out of range; the message names the key and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key = key
+        super().__init__(f"{key}={value!s} is not allowed: {allowed}")
+
+
+def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
+    if not condition:
+        raise ConfigError(key, value, allowed)
+
+
+def validate(cfg: DictConfig | BenchConfig) -> None:
+    """Checks ranges and cross-field rules, raising :class:`ConfigError` for the first bad value."""
+    model, data, train, runtime = cfg.model, cfg.data, cfg.train, cfg.runtime
+    _require(cfg.seed >= 0, "seed", cfg.seed, "a whole number >= 0")
+    _require(cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "a whole number >= 1")
+    _require(model.units >= 1, "model.units", model.units, "a whole number >= 1")
+    if Direction(model.direction) is Direction.bidirectional:
+        _require(model.merge is not None, "model.merge", None, "one of sum, mul, concat, ave for bidirectional")
+    else:
+        _require(
+            model.merge is None,
+            "model.merge",
+            _name(model.merge),
+            f"merge applies to model=bidirectional only, not direction {_name(model.direction)}",
+        )
+    if Direction(model.direction) is not Direction.backward:
+        _require(model.aligned, "model.aligned", model.aligned, "false applies to model=backward only")
+    _require(data.n_timesteps >= 2, "data.n_timesteps", data.n_timesteps, "a whole number >= 2")
+    _require(data.min_timesteps >= 2, "data.min_timesteps", data.min_timesteps, "a whole number >= 2")
+    _require(
+        data.max_timesteps >= data.min_timesteps,
+        "data.max_timesteps",
+        data.max_timesteps,
+        f"a whole number >= data.min_timesteps ({data.min_timesteps})",
+    )
+    _require(0 < data.threshold < 1, "data.threshold", data.threshold, "a number strictly between 0 and 1")
+    _require(data.heldout_size >= 1, "data.heldout_size", data.heldout_size, "a whole number >= 1")
+    _require(train.epochs >= 1, "train.epochs", train.epochs, "a whole number >= 1")
+    _require(train.batch_size >= 1, "train.batch_size", train.batch_size, "a whole number >= 1")
+    _require(train.learning_rate > 0, "train.learning_rate", train.learning_rate, "a number > 0")
+    _require(train.eval_every >= 1, "train.eval_every", train.eval_every, "a whole number >= 1")
+    _require(
+        runtime.threads >= 0,
+        "runtime.threads",
+        runtime.threads,
+        "a whole number >= 0 (0: TensorFlow's choice)",
+    )
+    _require(runtime.progress_every_s > 0, "runtime.progress_every_s", runtime.progress_every_s, "a number > 0")
+
+
+def _name(value: Any) -> str:
+    return value.name if isinstance(value, Enum) else str(value)
+
+
+def variant_name(model: ModelConfig | DictConfig) -> str:
+    """The variant's name in results: forward, backward, backward-unaligned or bidirectional-<merge>."""
+    direction = Direction(model.direction)
+    if direction is Direction.bidirectional:
+        return f"bidirectional-{_name(model.merge)}"
+    if direction is Direction.backward and not model.aligned:
+        return "backward-unaligned"
+    return direction.name
+
+
+def to_plain(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain JSON-ready data (enums as their names)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+# Settings that change how a run executes, never what it computes.
+_EXECUTION_ONLY = ("runtime",)
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A digest of everything that determines a run's numbers, used to recognise a finished job on resume."""
+    plain = {k: v for k, v in to_plain(cfg).items() if k not in _EXECUTION_ONLY and k != "hydra"}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,66 @@
+"""The job folder: every file is written whole or not at all.
+
+A job folder holds ``metrics.csv`` (tidy per-epoch rows), ``heldout_by_length.csv`` (final held-out results by
+sequence length) and ``run.json`` (status, resolved config and its hash, versions, timings). ``run.json`` says
+``running`` while a job runs and ``completed``, ``failed`` or ``interrupted`` once it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+METRICS_FILE = "metrics.csv"
+BY_LENGTH_FILE = "heldout_by_length.csv"
+RUN_FILE = "run.json"
+
+RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path`` and renames it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_run(folder: Path, record: dict[str, Any]) -> None:
+    write_atomic(folder / RUN_FILE, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_results(folder: Path, metrics: pd.DataFrame, by_length: pd.DataFrame) -> None:
+    write_atomic(folder / METRICS_FILE, metrics.to_csv(index=False))
+    write_atomic(folder / BY_LENGTH_FILE, by_length.to_csv(index=False))
+
+
+def read_run(folder: Path) -> dict[str, Any] | None:
+    """The job's run.json, or None when it is missing or not a JSON object."""
+    try:
+        record = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_completed(folder: Path, config_hash: str) -> bool:
+    """True when the folder holds a completed run of exactly this config, with its metrics file."""
+    record = read_run(folder)
+    return (
+        record is not None
+        and record.get("status") == COMPLETED
+        and record.get("config_hash") == config_hash
+        and (folder / METRICS_FILE).is_file()
+    )
