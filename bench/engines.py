@@ -12,6 +12,7 @@ one seed they agree epoch by epoch.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,15 +170,29 @@ class Timings:
 ProgressHook = Callable[[int, int], None]
 
 
+def import_tensorflow():
+    """Imports TensorFlow with its C++ start-up messages (printed before logging is set up) kept off stderr."""
+    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow as tf
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
+    return tf
+
+
 def configure_tensorflow(cfg: BenchConfig) -> str:
     """Applies thread counts and determinism, and returns the TensorFlow device name for ``cfg.device``.
 
     Raises:
         bench.schema.ConfigError: device=gpu on a machine where TensorFlow sees no GPU.
     """
-    import tensorflow as tf
-
     from bench.schema import ConfigError
+
+    tf = import_tensorflow()
 
     if cfg.runtime.threads:
         try:
@@ -200,10 +215,10 @@ def configure_tensorflow(cfg: BenchConfig) -> str:
 
 def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> None:
     """Trains every seed of ``recorder`` with the engine ``cfg.engine`` chooses, filling recorder and timings."""
+    device = configure_tensorflow(cfg)
     import keras
     import tensorflow as tf
 
-    device = configure_tensorflow(cfg)
     # Worker processes may be reused between jobs: start from a clean Keras state every time.
     keras.backend.clear_session()
     keras.utils.set_random_seed(int(cfg.seed))

@@ -184,7 +184,12 @@ def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
-    record = run_job(cfg, Path(hydra_cfg.runtime.output_dir))
+    try:
+        record = run_job(cfg, Path(hydra_cfg.runtime.output_dir))
+    except ConfigError as error:
+        # SystemExit passes through Hydra's job runner untouched, so a sweep stops here with this one line.
+        print(f"bench.run: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     failed = record.get("status") == store.FAILED
     if failed and (hydra_cfg.mode != RunMode.MULTIRUN or cfg.runtime.fail_fast):
         raise SystemExit(1)
@@ -240,9 +245,6 @@ def cli() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
-    except ConfigError as error:
-        print(f"bench.run: {error}", file=sys.stderr)
-        sys.exit(2)
     except Interrupted as interruption:
         print(f"bench.run: interrupted by {interruption}", file=sys.stderr)
         sys.exit(143)

@@ -1,0 +1,86 @@
+"""The variants' shapes and alignment, and the vectorised model against the Keras layers it replaces."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import make_config
+
+from bench import data
+from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
+
+VARIANTS = {
+    "forward": ["model=forward"],
+    "backward": ["model=backward"],
+    "backward-unaligned": ["model=backward_unaligned"],
+    **{f"bidirectional-{m}": [f"model=bidirectional_{m}"] for m in ("sum", "mul", "concat", "ave")},
+}
+
+
+def keras_probabilities(model_cfg, weights, sequences, masked):
+    network = build_keras_model(model_cfg, sequences.x.shape[-1], masked=masked)
+    set_keras_weights(network, model_cfg, weights)
+    inputs = np.where(sequences.mask, sequences.x, PAD_VALUE)[..., None]
+    return network(inputs, training=False).numpy()[..., 0]
+
+
+def vectorised_probabilities(model_cfg, weights, sequences, masked):
+    params = {name: tf.constant(value[None]) for name, value in weights.items()}
+    mask = tf.constant(sequences.mask[None]) if masked else None
+    return tf.sigmoid(vectorised_logits(model_cfg, params, tf.constant(sequences.x[None]), mask)).numpy()[0]
+
+
+@pytest.mark.parametrize("merge, width", [("sum", 20), ("mul", 20), ("concat", 40), ("ave", 20)])
+def test_bidirectional_output_width_per_merge_mode(merge, width):
+    model_cfg = make_config(f"model.merge={merge}").model
+    network = build_keras_model(model_cfg, 10, masked=False)
+    assert network.get_layer("rnn").output.shape == (None, 10, width)
+    assert network.output.shape == (None, 10, 1)
+    # two LSTM(20) cells of 1,760 weights each, and a Dense head on `width` features
+    assert network.count_params() == 2 * 1760 + width + 1
+
+
+@pytest.mark.parametrize("variant", ["forward", "backward", "backward-unaligned"])
+def test_one_direction_has_the_original_parameter_count(variant):
+    model_cfg = make_config(*VARIANTS[variant]).model
+    assert build_keras_model(model_cfg, 10, masked=False).count_params() == 1781
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("masked", [False, True], ids=["fixed", "variable"])
+def test_vectorised_model_matches_keras_at_real_steps(variant, masked):
+    model_cfg = make_config(*VARIANTS[variant]).model
+    weights = initial_weights(model_cfg, seed=7)
+    sequences = data.heldout_set(1, 4 if masked else 10, 10, 0.25, 32)
+    expected = keras_probabilities(model_cfg, weights, sequences, masked)
+    actual = vectorised_probabilities(model_cfg, weights, sequences, masked)
+    np.testing.assert_allclose(actual[sequences.mask], expected[sequences.mask], atol=1e-6)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_backward_prediction_at_step_t_depends_only_on_inputs_t_onwards_when_aligned(aligned):
+    model_cfg = make_config("model=backward" if aligned else "model=backward_unaligned").model
+    weights = initial_weights(model_cfg, seed=0)
+    base = data.heldout_set(0, 10, 10, 0.25, 1)
+    before = keras_probabilities(model_cfg, weights, base, masked=False)[0]
+    for t in range(1, 10):
+        changed = base.x.copy()
+        changed[0, :t] = 1 - changed[0, :t]  # change every input before step t
+        after = keras_probabilities(model_cfg, weights, data.Sequences(changed, base.y, base.lengths), False)[0]
+        if aligned:
+            assert np.allclose(after[t:], before[t:], atol=1e-7), t
+            assert not np.allclose(after[:t], before[:t], atol=1e-7), t
+        else:
+            # the original variant's output t has read inputs T-1-t..T-1: changing early inputs moves late outputs
+            assert not np.allclose(after[10 - t :], before[10 - t :], atol=1e-7), t
+
+
+def test_initial_weights_depend_on_the_seed_only_and_start_forward_cells_alike():
+    forward = initial_weights(make_config("model=forward").model, seed=3)
+    bidirectional = initial_weights(make_config("model=bidirectional").model, seed=3)
+    np.testing.assert_array_equal(forward["fw_recurrent"], bidirectional["fw_recurrent"])
+    assert not np.array_equal(
+        forward["fw_recurrent"], initial_weights(make_config("model=forward").model, 4)["fw_recurrent"]
+    )
+    recurrent = forward["fw_recurrent"]  # orthogonal rows, as Keras initialises it
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(20), atol=1e-5)
+    assert forward["fw_bias"][20:40].tolist() == [1.0] * 20  # unit forget bias
