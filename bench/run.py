@@ -24,7 +24,7 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.experimental.callback import Callback  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from bench import store  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
@@ -181,9 +181,20 @@ def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
         log.error("%s%s", prefix, record["error"])
 
 
+def share_cores_between_workers(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
+    """With runtime.threads=0 under a launcher of n_jobs workers, gives each job cores // n_jobs threads.
+
+    TensorFlow sizes its thread pools to every core by default, so parallel workers would oversubscribe them.
+    """
+    n_jobs = OmegaConf.select(hydra_cfg, "launcher.n_jobs", default=None)
+    if cfg.runtime.threads == 0 and n_jobs and n_jobs > 0:
+        cfg.runtime.threads = max(1, (os.cpu_count() or 1) // n_jobs)
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
+    share_cores_between_workers(cfg, hydra_cfg)
     try:
         record = run_job(cfg, Path(hydra_cfg.runtime.output_dir))
     except ConfigError as error:
