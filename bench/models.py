@@ -10,6 +10,7 @@ leading replica axis K, so K seeds train side by side with disjoint weights.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -82,8 +83,6 @@ def build_keras_model(model: ModelConfig, timesteps: int, masked: bool):
     Returns:
         An uncompiled ``keras.Model`` mapping [B, T, 1] to probabilities [B, T, 1].
     """
-    import keras
-
     inputs = keras.Input(shape=(timesteps, 1))
     hidden = keras.layers.Masking(mask_value=PAD_VALUE)(inputs) if masked else inputs
     direction = Direction(model.direction)
@@ -98,13 +97,28 @@ def build_keras_model(model: ModelConfig, timesteps: int, masked: bool):
         hidden = keras.layers.LSTM(model.units, return_sequences=True, go_backwards=backward, name="rnn")(hidden)
         if backward and model.aligned:
             # go_backwards returns the sequence in reversed time order; flip it back so step t meets label t.
-            hidden = keras.layers.Lambda(lambda seq: keras.ops.flip(seq, axis=1), name="align")(hidden)
+            hidden = ReverseTime(name="align")(hidden)
     outputs = keras.layers.TimeDistributed(keras.layers.Dense(1, activation="sigmoid"), name="head")(hidden)
     return keras.Model(inputs, outputs)
 
 
 # Keras' Masking layer needs a sentinel value; data values lie in [0, 1).
 PAD_VALUE = -1.0
+
+
+class ReverseTime(keras.layers.Layer):
+    """Flips [B, T, D] along time, keeping the incoming padding mask.
+
+    After a go_backwards LSTM over post-padded input, the flip puts the real steps back where the mask says
+    they are (a Lambda layer would drop the mask, and padding would count in the loss).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=1)
 
 
 def set_keras_weights(keras_model, model: ModelConfig, weights: dict[str, np.ndarray]) -> None:
