@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Keras clips probabilities by this much before taking logarithms.
 EPSILON = 1e-7
+# Held-out sequences (over all packed seeds) scored per call of the compiled prediction.
+EVAL_SEQUENCES_PER_CALL = 10_000
 
 
 def score(probabilities: np.ndarray, sequences: datasets.Sequences) -> tuple[np.ndarray, np.ndarray]:
@@ -59,20 +61,18 @@ class Recorder:
 
     cfg: BenchConfig
     seeds: list[int]
-    rows: list[dict] = field(default_factory=list)
-    length_rows: list[dict] = field(default_factory=list)
     # seed -> {"status": "failed", "epoch": e, "error": why}
     failures: dict[int, dict] = field(default_factory=dict)
+    frames: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {"train": [], "heldout": [], "length": []})
 
-    def _identity(self, seed: int) -> dict:
+    def __post_init__(self) -> None:
         model = self.cfg.model
         merge = getattr(model.merge, "name", model.merge)
-        return {
+        self.identity = {
             "variant": variant_name(model),
             "direction": getattr(model.direction, "name", model.direction),
             "merge": merge if merge is not None else "",
             "aligned": bool(model.aligned),
-            "seed": seed,
         }
 
     def active(self, replica: int) -> bool:
@@ -80,41 +80,45 @@ class Recorder:
 
     def add_train(self, first_epoch: int, losses: np.ndarray, accuracies: np.ndarray) -> None:
         """Adds training rows for epochs first_epoch.. from [n_epochs, K] arrays; a non-finite loss fails a seed."""
-        for replica, seed in enumerate(self.seeds):
-            for offset in range(losses.shape[0]):
-                if not self.active(replica):
-                    break
-                epoch, loss = first_epoch + offset, float(losses[offset, replica])
-                if not np.isfinite(loss):
-                    self.failures[seed] = {
-                        "status": "failed",
-                        "epoch": epoch,
-                        "error": f"loss is {loss} at epoch {epoch}",
-                    }
-                    break
-                self.rows.append(
-                    {
-                        **self._identity(seed),
-                        "epoch": epoch,
-                        "split": "train",
-                        "loss": loss,
-                        "accuracy": float(accuracies[offset, replica]),
-                    }
-                )
+        n_epochs, n_replicas = losses.shape
+        epochs = first_epoch + np.arange(n_epochs)
+        finite = np.isfinite(losses)
+        first_bad = np.where(finite.all(axis=0), n_epochs, np.argmax(~finite, axis=0))
+        active = np.array([self.active(k) for k in range(n_replicas)])
+        keep = (np.arange(n_epochs)[:, None] < first_bad[None]) & active[None]
+        for replica in np.flatnonzero(active & (first_bad < n_epochs)):
+            epoch, loss = int(epochs[first_bad[replica]]), losses[first_bad[replica], replica]
+            self.failures[self.seeds[replica]] = {
+                "status": "failed",
+                "epoch": epoch,
+                "error": f"loss is {loss} at epoch {epoch}",
+            }
+        self.frames["train"].append(
+            pd.DataFrame(
+                {
+                    "seed": np.broadcast_to(np.asarray(self.seeds), keep.shape)[keep],
+                    "epoch": np.broadcast_to(epochs[:, None], keep.shape)[keep],
+                    "split": "train",
+                    "loss": losses[keep].astype(np.float64),
+                    "accuracy": accuracies[keep].astype(np.float64),
+                }
+            )
+        )
 
     def add_heldout(
         self, epoch: int, probabilities: np.ndarray, heldout: list[datasets.Sequences], final: bool
     ) -> None:
         """Scores held-out predictions [K, N, T] of every active replica; at the final epoch also by length."""
+        rows, length_rows = [], []
         for replica, seed in enumerate(self.seeds):
             if not self.active(replica):
                 continue
             sequences = heldout[replica]
             loss, accuracy = score(probabilities[replica], sequences)
             steps = sequences.lengths
-            self.rows.append(
+            rows.append(
                 {
-                    **self._identity(seed),
+                    "seed": seed,
                     "epoch": epoch,
                     "split": "heldout",
                     "loss": float((loss * steps).sum() / steps.sum()),
@@ -124,9 +128,9 @@ class Recorder:
             if final:
                 for length in np.unique(steps):
                     chosen = steps == length
-                    self.length_rows.append(
+                    length_rows.append(
                         {
-                            **self._identity(seed),
+                            "seed": seed,
                             "epoch": epoch,
                             "length": int(length),
                             "n_sequences": int(chosen.sum()),
@@ -134,19 +138,31 @@ class Recorder:
                             "accuracy": float(accuracy[chosen].mean()),
                         }
                     )
+        self.frames["heldout"].append(pd.DataFrame.from_records(rows, columns=METRIC_COLUMNS[4:]))
+        self.frames["length"].append(pd.DataFrame.from_records(length_rows, columns=LENGTH_COLUMNS[4:]))
+
+    def _table(self, frames: list[pd.DataFrame], columns: list[str], order: list[str]) -> pd.DataFrame:
+        parts = [frame for frame in frames if len(frame)]
+        table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns[4:])
+        table = table.assign(**self.identity)[columns]
+        return table.sort_values(order, kind="stable", ignore_index=True).astype({"seed": int, "epoch": int})
 
     def metrics(self) -> pd.DataFrame:
-        return pd.DataFrame.from_records(self.rows, columns=METRIC_COLUMNS)
+        return self._table(self.frames["train"] + self.frames["heldout"], METRIC_COLUMNS, ["seed", "split", "epoch"])
 
     def by_length(self) -> pd.DataFrame:
-        return pd.DataFrame.from_records(self.length_rows, columns=LENGTH_COLUMNS)
+        return self._table(self.frames["length"], LENGTH_COLUMNS, ["seed", "length"])
 
     def latest(self, split: str, column: str) -> float:
         """Mean over seeds of the most recent ``split`` value of ``column`` (for progress lines)."""
-        recent = [row[column] for row in self.rows[-4 * len(self.seeds) :] if row["split"] == split]
-        return float(np.mean(recent)) if recent else float("nan")
+        frames = [frame for frame in self.frames[split] if len(frame)]
+        if not frames:
+            return float("nan")
+        last = frames[-1]
+        return float(last.groupby("seed")[column].last().mean())
 
 
+# The first four columns come from the variant, the rest from the run.
 IDENTITY_COLUMNS = ["variant", "direction", "merge", "aligned", "seed"]
 METRIC_COLUMNS = [*IDENTITY_COLUMNS, "epoch", "split", "loss", "accuracy"]
 LENGTH_COLUMNS = [*IDENTITY_COLUMNS, "epoch", "length", "n_sequences", "loss", "accuracy"]
@@ -305,7 +321,19 @@ def _train_fast(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress
 
     def evaluate(epoch: int) -> None:
         started = time.perf_counter()
-        probabilities = predict(params, heldout_x, heldout_mask).numpy()
+        # Slices of the held-out set keep memory flat however many seeds are packed.
+        block = max(1, EVAL_SEQUENCES_PER_CALL // len(seeds))
+        probabilities = np.concatenate(
+            [
+                predict(
+                    params,
+                    heldout_x[:, i : i + block],
+                    None if heldout_mask is None else heldout_mask[:, i : i + block],
+                )
+                for i in range(0, data.heldout_size, block)
+            ],
+            axis=1,
+        )
         recorder.add_heldout(epoch, probabilities, heldout, final=epoch == train_cfg.epochs)
         timings.eval_s += time.perf_counter() - started
 
@@ -391,5 +419,5 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
                 evaluate(epoch)
             progress(replica * train_cfg.epochs + epoch, len(recorder.seeds) * train_cfg.epochs)
             started = time.perf_counter()
-        recorder.rows.extend(solo.rows)
-        recorder.length_rows.extend(solo.length_rows)
+        for kind, frames in solo.frames.items():
+            recorder.frames[kind].extend(frames)

@@ -138,7 +138,9 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
         if record["status"] != store.RUNNING:
-            record["seed_status"] = {str(s): recorder.failures.get(s, {"status": record["status"]}) for s in seeds}
+            # Seeds that did not diverge finished whenever training itself ran to the end.
+            finished = store.COMPLETED if record["status"] == store.COMPLETED or recorder.failures else record["status"]
+            record["seed_status"] = {str(s): recorder.failures.get(s, {"status": finished}) for s in seeds}
             wall = time.perf_counter() - started
             epochs = cfg.train.epochs
             record.update(
