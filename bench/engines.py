@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from bench import data as datasets
-from bench.schema import BenchConfig, Device, Engine, variant_name
+from bench.schema import BenchConfig
+from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS, Device, Engine, variant_name
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +161,6 @@ class Recorder:
             return float("nan")
         last = frames[-1]
         return float(last.groupby("seed")[column].last().mean())
-
-
-# The first four columns come from the variant, the rest from the run.
-IDENTITY_COLUMNS = ["variant", "direction", "merge", "aligned", "seed"]
-METRIC_COLUMNS = [*IDENTITY_COLUMNS, "epoch", "split", "loss", "accuracy"]
-LENGTH_COLUMNS = [*IDENTITY_COLUMNS, "epoch", "length", "n_sequences", "loss", "accuracy"]
 
 
 @dataclass

@@ -20,6 +20,13 @@ BY_LENGTH_FILE = "heldout_by_length.csv"
 RUN_FILE = "run.json"
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
+STATUSES = (COMPLETED, RUNNING, FAILED, INTERRUPTED)
+
+# Columns of metrics.csv and heldout_by_length.csv: a run's identity first, then one row per epoch and split
+# (or per held-out sequence length).
+IDENTITY_COLUMNS = ["variant", "direction", "merge", "aligned", "seed"]
+METRIC_COLUMNS = [*IDENTITY_COLUMNS, "epoch", "split", "loss", "accuracy"]
+LENGTH_COLUMNS = [*IDENTITY_COLUMNS, "epoch", "length", "n_sequences", "loss", "accuracy"]
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -1,0 +1,288 @@
+"""The report command: files written, robustness to bad job folders, exit status, determinism, imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from result_factory import curve_rows, run_record, write_job, write_sweep
+
+from bench import plots, report, stats
+from bench.collect import METRICS_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+N_BOOT = "200"
+FINAL_ACCURACY = {
+    "forward": {0: 0.80, 1: 0.82, 2: 0.84, 3: 0.86, 4: 0.83},
+    "backward": {0: 0.85, 1: 0.81, 2: 0.88, 3: 0.90, 4: 0.86},
+    # better than forward on every seed
+    "bidirectional-sum": {0: 0.97, 1: 0.98, 2: 0.96, 3: 0.99, 4: 0.97},
+}
+NO_RUNS = "bench.report: no completed runs with metrics.csv under"
+FIGURES = [
+    "training_loss.png",
+    "heldout_loss.png",
+    "heldout_accuracy.png",
+    "final_accuracy.png",
+    "paired_differences.png",
+]
+
+
+def run_report(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m bench.report args`` in ``cwd``, with this checkout importable."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "bench.report", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def add_problem_jobs(sweep: Path) -> dict[str, tuple[str, pd.DataFrame | None]]:
+    """Jobs 3-8, each broken in one way: folder name -> (what report.md must say, its rows if readable)."""
+    write_job(sweep / "3", None, run_record("bidirectional-mul", [0]))
+    write_job(sweep / "4", None, run_record("bidirectional-concat", [0]))
+    (sweep / "4" / "metrics.csv").write_bytes(bytes(range(256)) * 4)
+    write_job(
+        sweep / "5",
+        curve_rows("bidirectional-ave", 0).drop(columns=["accuracy"]),
+        run_record("bidirectional-ave", [0]),
+    )
+    failed = curve_rows("backward-unaligned", 0, last_epoch=6)
+    write_job(
+        sweep / "6",
+        failed,
+        run_record(
+            "backward-unaligned",
+            [0],
+            status="failed",
+            error="ValueError: exploded",
+            seed_status={0: {"status": "failed", "epoch": 7, "error": "loss is nan at epoch 7"}},
+        ),
+    )
+    running = curve_rows("backward-unaligned", 1, last_epoch=9)
+    write_job(sweep / "7", running, run_record("backward-unaligned", [1], status="running"))
+    short = curve_rows("backward-unaligned", 2, last_epoch=15)
+    write_job(sweep / "8", short, run_record("backward-unaligned", [2]))
+    return {
+        "3": ("metrics.csv missing", None),
+        "4": ("metrics.csv is not a readable CSV file", None),
+        "5": ("metrics.csv lacks column(s) accuracy", None),
+        "6": ("failed at epoch 7: loss is nan at epoch 7", failed),
+        "7": ("job status is running", running),
+        "8": ("heldout rows end at epoch 15 of 20", short),
+    }
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory):
+    """A sweep with three good variants and six broken jobs, and its report written once."""
+    sweep = tmp_path_factory.mktemp("reports") / "sweep"
+    good = write_sweep(sweep, FINAL_ACCURACY)
+    problems = add_problem_jobs(sweep)
+    assert report.main([str(sweep), "--n-boot", N_BOOT]) == 0
+    readable_rows = sum(len(rows) for rows in good.values()) + sum(
+        len(rows) for _, rows in problems.values() if rows is not None
+    )
+    return sweep, sweep / "report", problems, readable_rows
+
+
+def test_results_hold_every_row_of_every_readable_run(sweep_report):
+    _, out, _, readable_rows = sweep_report
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == readable_rows
+    assert list(results.columns) == [*METRICS_COLUMNS, "run_dir"]
+
+
+def test_summary_has_the_chosen_numbers_with_intervals(sweep_report):
+    _, out, _, _ = sweep_report
+    summary = pd.read_csv(out / "summary.csv").set_index("variant")
+    assert summary.index.tolist() == ["forward", "backward", "bidirectional-sum"]
+    for variant, finals in FINAL_ACCURACY.items():
+        row = summary.loc[variant]
+        mean = sum(finals.values()) / len(finals)
+        assert row["n_seeds"] == len(finals)
+        assert row["final_accuracy_mean"] == pytest.approx(mean)
+        assert row["final_accuracy_low"] <= mean <= row["final_accuracy_high"]
+        assert row["final_loss_mean"] == pytest.approx(1 - mean)
+    # only bidirectional-sum seeds reach 0.95, and only at the last epoch
+    assert summary["n_never_reached"].tolist() == [5, 5, 0]
+    assert summary.loc["bidirectional-sum", "epochs_to_level_mean"] == 20
+
+
+def test_comparisons_are_paired_against_forward(sweep_report):
+    _, out, _, _ = sweep_report
+    comparisons = pd.read_csv(out / "comparisons.csv")
+    assert set(comparisons["baseline"]) == {"forward"}
+    best = comparisons.loc[comparisons["variant"] == "bidirectional-sum"].set_index("metric")
+    assert best["prob_better"].tolist() == [1.0, 1.0]
+    assert best.loc["final_accuracy", "mean_difference"] == pytest.approx(0.144)
+    assert best.loc["final_loss", "mean_difference"] == pytest.approx(-0.144)
+    assert best["n_pairs"].tolist() == [5, 5]
+    # backward is worse on seed 1 and better on the rest
+    backward = comparisons.query("variant == 'backward' and metric == 'final_accuracy'")
+    assert backward["prob_better"].item() == pytest.approx(0.8)
+    assert 0 < backward["wilcoxon_p"].item() < 1
+
+
+def test_report_lists_every_broken_job_with_its_reason(sweep_report):
+    sweep, out, problems, _ = sweep_report
+    text = (out / "report.md").read_text()
+    for folder, (reason, _) in problems.items():
+        line = next(line for line in text.splitlines() if f"`{sweep / folder}`" in line)
+        assert reason in line
+    for variant in FINAL_ACCURACY:
+        assert f"| {variant} | 5 |" in text
+    assert "0.830 [" in text
+    assert "tensorflow: 2.21.0" in text and "0.8892" in text
+
+
+def test_figures_are_written_and_decode(sweep_report):
+    _, out, _, _ = sweep_report
+    for name in FIGURES:
+        path = out / name
+        assert path.stat().st_size > 10_000, name
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and image.shape[2] in (3, 4)
+        assert image.shape[0] > 200 and image.shape[1] > 300
+        # not a blank canvas
+        assert image[..., :3].std() > 0.05
+        assert f"]({name})" in (out / "report.md").read_text()
+    assert not (out / "accuracy_by_length.png").exists()
+
+
+def test_html_is_self_contained(sweep_report):
+    _, out, _, _ = sweep_report
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(FIGURES)
+    assert '.png"' not in page
+    assert "<table>" in page and "heldout rows end at epoch 15 of 20" in page
+
+
+def test_same_sweep_gives_byte_identical_tables(sweep_report, tmp_path):
+    sweep, out, _, _ = sweep_report
+    assert report.main([str(sweep), "--n-boot", N_BOOT, "--out", str(tmp_path)]) == 0
+    for name in ("summary.csv", "comparisons.csv", "seeds.csv", "results.csv"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_another_bootstrap_seed_changes_only_the_intervals(sweep_report, tmp_path):
+    sweep, out, _, _ = sweep_report
+    assert report.main([str(sweep), "--n-boot", N_BOOT, "--seed", "9", "--out", str(tmp_path)]) == 0
+    first, second = pd.read_csv(out / "summary.csv"), pd.read_csv(tmp_path / "summary.csv")
+    pd.testing.assert_series_equal(first["final_loss_mean"], second["final_loss_mean"])
+    assert not first["final_loss_low"].equals(second["final_loss_low"])
+
+
+def test_figure_intervals_match_the_summary(sweep_report):
+    _, out, _, _ = sweep_report
+    outcomes = pd.read_csv(out / "seeds.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    ax = plots.plot_final_accuracy(
+        outcomes, palette=plots.variant_palette(outcomes["variant"]), n_boot=int(N_BOOT), seed=0
+    )
+    # pointplot draws each interval with its caps as one line broken by NaNs
+    bars = [line.get_ydata() for line in ax.lines if pd.isna(line.get_ydata()).any()]
+    drawn = [(min(y[~pd.isna(y)]), max(y[~pd.isna(y)])) for y in bars]
+    expected = list(zip(summary["final_accuracy_low"], summary["final_accuracy_high"], strict=True))
+    assert drawn == [pytest.approx(bounds) for bounds in expected]
+
+
+def test_variable_lengths_give_the_by_length_table_and_figure(tmp_path):
+    sweep = tmp_path / "sweep"
+    finals = {"forward": {0: 0.8, 1: 0.9}, "bidirectional-ave": {0: 0.95, 1: 0.97}}
+    write_sweep(sweep, finals, lengths=range(5, 9))
+    assert report.main([str(sweep), "--n-boot", N_BOOT]) == 0
+    by_length = pd.read_csv(sweep / "report" / "by_length.csv")
+    assert by_length["length"].tolist() == [5, 6, 7, 8] * 2
+    assert by_length.loc[by_length["variant"] == "forward", "accuracy_mean"].tolist() == pytest.approx(
+        [0.85, 0.84, 0.83, 0.82]
+    )
+    assert (sweep / "report" / "accuracy_by_length.png").stat().st_size > 10_000
+    text = (sweep / "report" / "report.md").read_text()
+    assert "lengths 5-8" in text and "accuracy_by_length.png" in text
+
+
+def test_an_absent_baseline_falls_back_with_a_warning(tmp_path):
+    sweep = tmp_path / "sweep"
+    write_sweep(sweep, {"bidirectional-sum": {0: 0.9, 1: 0.9}, "backward": {0: 0.8, 1: 0.85}})
+    assert report.main([str(sweep), "--n-boot", N_BOOT, "--baseline", "forward"]) == 0
+    comparisons = pd.read_csv(sweep / "report" / "comparisons.csv")
+    assert set(comparisons["baseline"]) == {"backward"}
+    text = (sweep / "report" / "report.md").read_text()
+    assert "Warning: baseline variant 'forward' has no usable runs" in text
+
+
+def test_runs_that_disagree_on_data_settings_are_flagged(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_sweep(first, {"forward": {0: 0.8, 1: 0.82}})
+    write_sweep(second, {"backward": {0: 0.8, 1: 0.82}}, threshold=0.5)
+    out = tmp_path / "out"
+    assert report.main([str(first), str(second), "--n-boot", N_BOOT, "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "disagree on data settings" in text
+    assert f"{stats.position_only_accuracy(0.5, 10):.4f}" in text and "0.8892" in text
+
+
+class TestCommandLine:
+    def test_no_runs_is_one_line_and_exit_2(self, tmp_path):
+        (tmp_path / "empty").mkdir()
+        finished = run_report("empty", cwd=tmp_path)
+        assert finished.returncode == 2
+        assert finished.stderr.splitlines() == [f"{NO_RUNS} empty"]
+
+    def test_missing_sweep_folder_is_one_line_and_exit_2(self, tmp_path):
+        finished = run_report("outputs/multirun/x", cwd=tmp_path)
+        assert finished.returncode == 2
+        assert finished.stderr.splitlines() == ["bench.report: sweep folder not found: outputs/multirun/x"]
+
+    def test_no_sweep_under_the_default_root(self, tmp_path):
+        finished = run_report(cwd=tmp_path)
+        assert finished.returncode == 2
+        assert len(finished.stderr.splitlines()) == 1 and "outputs/multirun" in finished.stderr
+
+    def test_only_broken_jobs_warns_per_file_then_fails_with_exit_2(self, tmp_path):
+        add_problem_jobs(tmp_path / "broken")
+        finished = run_report("broken", cwd=tmp_path)
+        assert finished.returncode == 2
+        assert "Traceback" not in finished.stderr
+        lines = finished.stderr.splitlines()
+        assert lines[-1] == f"{NO_RUNS} broken"
+        assert any("broken/4/metrics.csv" in line for line in lines[:-1])
+
+    def test_default_sweep_is_the_latest_under_outputs_multirun(self, tmp_path):
+        root = tmp_path / "outputs" / "multirun"
+        write_sweep(root / "old", {"forward": {0: 0.8, 1: 0.9}})
+        write_sweep(root / "new", {"backward": {0: 0.8, 1: 0.9}})
+        for path in (root / "old").rglob("*"):
+            os.utime(path, (1_000_000_000, 1_000_000_000))
+        finished = run_report("--n-boot", N_BOOT, cwd=tmp_path)
+        assert finished.returncode == 0, finished.stderr
+        assert (root / "new" / "report" / "report.md").is_file()
+        assert not (root / "old" / "report").exists()
+
+    def test_report_never_imports_tensorflow(self, sweep_report, tmp_path):
+        sweep, _, _, _ = sweep_report
+        arguments = [str(sweep), "--n-boot", "50", "--out", str(tmp_path)]
+        script = (
+            "import sys\n"
+            "from bench.report import main\n"
+            f"assert main({json.dumps(arguments)}) == 0\n"
+            "frameworks = {'tensorflow', 'keras', 'jax', 'torch'}\n"
+            "loaded = sorted({name.split('.')[0] for name in sys.modules} & frameworks)\n"
+            "print(loaded)\n"
+            "sys.exit(1 if loaded else 0)\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        command = [sys.executable, "-c", script]
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
