@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from bench import data as datasets
-from bench.schema import BenchConfig
-from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS, Device, Engine, variant_name
+from bench.schema import BenchConfig, Device, Engine, variant_name
+from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
 
 log = logging.getLogger(__name__)
 
