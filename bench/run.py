@@ -184,13 +184,24 @@ def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
 
 
 def share_cores_between_workers(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
-    """With runtime.threads=0 under a launcher of n_jobs workers, gives each job cores // n_jobs threads.
+    """With runtime.threads=0, gives each job its share of the cores when the launcher runs jobs side by side.
 
+    joblib: cores // workers, n_jobs=-1 meaning one worker per core and -2 all but one (as in joblib).
+    submitit and Ray: the cores each job was given (launcher.cpus_per_task, launcher.ray.remote.num_cpus).
     TensorFlow sizes its thread pools to every core by default, so parallel workers would oversubscribe them.
     """
+    if cfg.runtime.threads != 0:
+        return
+    cores = os.cpu_count() or 1
     n_jobs = OmegaConf.select(hydra_cfg, "launcher.n_jobs", default=None)
-    if cfg.runtime.threads == 0 and n_jobs and n_jobs > 0:
-        cfg.runtime.threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    given = OmegaConf.select(hydra_cfg, "launcher.cpus_per_task", default=None) or OmegaConf.select(
+        hydra_cfg, "launcher.ray.remote.num_cpus", default=None
+    )
+    if n_jobs:
+        workers = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+        cfg.runtime.threads = max(1, cores // workers)
+    elif given:
+        cfg.runtime.threads = max(1, int(given))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
