@@ -351,6 +351,9 @@ def _train_fast(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress
         else:
             timings.steady_s += finished - started
             timings.steady_epochs += n_epochs
+        if len(recorder.failures) == len(seeds):
+            log.warning("every seed has diverged; training stops at epoch %d", done + n_epochs)
+            return
         evaluate(done + n_epochs)
         progress(done + n_epochs, train_cfg.epochs)
         started = time.perf_counter()

@@ -230,7 +230,16 @@ class SweepCallback(Callback):
         params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
         overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
         batches = BasicSweeper.split_arguments(overrides, None)
-        os.environ[JOBS_ENV] = str(sum(len(batch) for batch in batches))
+        total = sum(len(batch) for batch in batches)
+        os.environ[JOBS_ENV] = str(total)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        stale = sorted(p.name for p in sweep_dir.glob("*") if p.name.isdigit() and int(p.name) >= total)
+        if stale:
+            log.warning(
+                "%s holds job folders %s from an earlier, larger sweep; a report of this folder includes them",
+                sweep_dir,
+                ", ".join(stale),
+            )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
