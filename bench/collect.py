@@ -407,21 +407,22 @@ def _read_job(job_dir: Path) -> _Job:
     def skip(seed: int | None, kind: str, reason: str) -> None:
         job.problems.append(_problem(run_dir, seed, kind, reason))
 
-    try:
-        job.record = read_run_record(job_dir / RUN_FILE)
-    except FileNotFoundError:
-        pass
-    except DamagedFileError as error:
-        log.warning("skipping %s: %s", job_dir / RUN_FILE, error)
-        skip(None, "damaged", str(error))
+    def read(reader: Callable[[Path], Any], path: Path) -> tuple[Any, bool]:
+        """The file's content (None when missing) and whether the job can still be read."""
+        try:
+            return reader(path), True
+        except FileNotFoundError:
+            return None, True
+        except DamagedFileError as error:
+            log.warning("skipping %s: %s", path, error)
+            skip(None, "damaged", str(error))
+            return None, False
+
+    job.record, readable = read(read_run_record, job_dir / RUN_FILE)
+    if not readable:
         return job
-    try:
-        job.metrics = read_metrics(job_dir / METRICS_FILE)
-    except FileNotFoundError:
-        pass
-    except DamagedFileError as error:
-        log.warning("skipping %s: %s", job_dir / METRICS_FILE, error)
-        skip(None, "damaged", str(error))
+    job.metrics, readable = read(read_metrics, job_dir / METRICS_FILE)
+    if not readable:
         return job
 
     record, metrics = job.record, job.metrics
