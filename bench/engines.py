@@ -224,8 +224,12 @@ def configure_tensorflow(cfg: BenchConfig) -> str:
     return "/GPU:0" if gpus and device is not Device.cpu else "/CPU:0"
 
 
-def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> None:
-    """Trains every seed of ``recorder`` with the engine ``cfg.engine`` chooses, filling recorder and timings."""
+def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> str:
+    """Trains every seed of ``recorder`` with the engine ``cfg.engine`` chooses, filling recorder and timings.
+
+    Returns:
+        The TensorFlow device the run used, e.g. "/CPU:0".
+    """
     device = configure_tensorflow(cfg)
     import keras
     import tensorflow as tf
@@ -236,6 +240,7 @@ def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: Prog
     run = _train_fast if Engine(cfg.engine) is Engine.fast else _train_reference
     with tf.device(device):
         run(cfg, recorder, timings, progress)
+    return device
 
 
 def _eval_epochs(epochs: int, every: int) -> list[int]:

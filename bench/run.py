@@ -122,7 +122,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        train(cfg, recorder, timings, Progress(cfg.runtime.progress_every_s, recorder, prefix))
+        record["device"] = train(cfg, recorder, timings, Progress(cfg.runtime.progress_every_s, recorder, prefix))
         record["status"] = store.FAILED if recorder.failures else store.COMPLETED
         if recorder.failures:
             record["error"] = "; ".join(f"seed {s}: {f['error']}" for s, f in sorted(recorder.failures.items()))
@@ -288,6 +288,9 @@ def cli() -> None:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
+        if isinstance(error, ValueError) and str(error).startswith("Only one of --run, --multirun"):
+            print(f"bench.run: {error} (leave out -m to print a sweep's config)", file=sys.stderr)
+            sys.exit(2)
         if not isinstance(error, HydraException | OmegaConfBaseException):
             raise
         print(f"bench.run: {_one_line(error)}", file=sys.stderr)
