@@ -81,8 +81,8 @@ class TrainConfig:
 
 @dataclass
 class RuntimeConfig:
-    # TensorFlow intra- and inter-op threads; 0 lets TensorFlow choose
-    threads: int = 0
+    # TensorFlow intra- and inter-op threads; 0 shares the cores between the jobs a launcher runs side by side
+    threads: int = 1
     # make TensorFlow ops deterministic (same hardware only; may be slower)
     deterministic: bool = False
     # seconds between progress lines on the terminal and in the job log
@@ -160,7 +160,7 @@ def validate(cfg: DictConfig | BenchConfig) -> None:
         runtime.threads >= 0,
         "runtime.threads",
         runtime.threads,
-        "a whole number >= 0 (0: TensorFlow's choice)",
+        "a whole number >= 0 (0: share the cores)",
     )
     _require(runtime.progress_every_s > 0, "runtime.progress_every_s", runtime.progress_every_s, "a number > 0")
 

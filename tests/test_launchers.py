@@ -124,13 +124,14 @@ def pid(job: dict) -> int:
 @pytest.fixture(scope="module")
 def basic(tmp_path_factory):
     folder = tmp_path_factory.mktemp("basic") / "sweep"
-    return sweep(folder, "model=forward,backward", "seed=0,1", *SMALL)
+    # threads=0: the basic launcher leaves TensorFlow its choice, the workers share the cores
+    return sweep(folder, "model=forward,backward", "seed=0,1", "runtime.threads=0", *SMALL)
 
 
 @pytest.fixture(scope="module")
 def parallel(tmp_path_factory):
     folder = tmp_path_factory.mktemp("parallel") / "sweep"
-    return sweep(folder, "hydra/launcher=parallel", "model=forward,backward", "seed=0,1", *SMALL)
+    return sweep(folder, "hydra/launcher=parallel", "model=forward,backward", "seed=0,1", "runtime.threads=0", *SMALL)
 
 
 @pytest.mark.slow
