@@ -52,7 +52,7 @@ def test_the_cluster_presets_extend_submitit_and_keep_its_files_in_the_sweep_fol
     assert (local.timeout_min, local.gpus_per_node) == (60, 0)
     slurm = launcher("slurm", "hydra.launcher.partition=cpu")
     assert slurm._target_ == f"{SUBMITIT}.SlurmLauncher"
-    expected = {"partition": "cpu", "cpus_per_task": 4, "mem_gb": 4, "gpus_per_node": 0, "timeout_min": 120}
+    expected = {"partition": "cpu", "cpus_per_task": 1, "mem_gb": 4, "gpus_per_node": 0, "timeout_min": 120}
     assert {key: slurm[key] for key in expected} == expected
     assert slurm.array_parallelism == 32
     # the presets are checked against the plugin's schema: a misspelt key is refused when the config is composed
