@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# cpu (tensorflow-cpu) or gpu (tensorflow with CUDA libraries)
+# cpu (tensorflow-cpu) or gpu (tensorflow with CUDA libraries); switching reinstalls TensorFlow
 TF ?= cpu
+OTHER_TF := $(if $(filter gpu,$(TF)),tensorflow-cpu,tensorflow)
+STAMP := $(VENV)/.installed-$(TF)
 SEEDS ?= 10
 EPOCHS ?= 1000
 SWEEP_ARGS ?=
@@ -14,14 +16,16 @@ SWEEP_ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)) and "Python 3.11-3.13 is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	rm -f $(VENV)/.installed-*
+	$(PY) -m pip uninstall --quiet --yes $(OTHER_TF)
 	$(PY) -m pip install --quiet -e ".[$(TF),dev]"
 	touch $@
 
-install: $(VENV)/.installed ## create .venv and install the project with TensorFlow (TF=cpu|gpu)
+install: $(STAMP) ## create .venv and install the project with TensorFlow (TF=cpu|gpu)
 
 test: install ## run the whole test suite
 	$(PY) -m pytest

@@ -388,7 +388,8 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
         )
         heldout = datasets.heldout_set(seed, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size)
-        solo = Recorder(cfg, [seed], failures=recorder.failures)
+        # Writes straight into the job's tables, so an interruption keeps this seed's rows too.
+        solo = Recorder(cfg, [seed], failures=recorder.failures, frames=recorder.frames)
 
         def evaluate(epoch: int, network=network, heldout=heldout, solo=solo) -> None:
             eval_started = time.perf_counter()
@@ -413,8 +414,10 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
             solo.add_train(epoch, np.array([[history["loss"][0]]]), np.array([[history["accuracy"][0]]]))
             if not solo.active(0):
                 break
-            if epoch == 1 and replica == 0:
-                timings.startup_s = time.perf_counter() - started
+            if epoch == 1:
+                # each seed builds and compiles its own model: only later epochs are steady
+                if replica == 0:
+                    timings.startup_s = time.perf_counter() - started
             else:
                 timings.steady_s += time.perf_counter() - started
                 timings.steady_epochs += 1
@@ -422,5 +425,3 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
                 evaluate(epoch)
             progress(replica * train_cfg.epochs + epoch, len(recorder.seeds) * train_cfg.epochs)
             started = time.perf_counter()
-        for kind, frames in solo.frames.items():
-            recorder.frames[kind].extend(frames)

@@ -121,8 +121,10 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     recorder, timings = Recorder(cfg, seeds), Timings()
     started = time.perf_counter()
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    trained_to_end = False
     try:
         record["device"] = train(cfg, recorder, timings, Progress(cfg.runtime.progress_every_s, recorder, prefix))
+        trained_to_end = True
         record["status"] = store.FAILED if recorder.failures else store.COMPLETED
         if recorder.failures:
             record["error"] = "; ".join(f"seed {s}: {f['error']}" for s, f in sorted(recorder.failures.items()))
@@ -139,7 +141,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
         signal.signal(signal.SIGTERM, previous_handler)
         if record["status"] != store.RUNNING:
             # Seeds that did not diverge finished whenever training itself ran to the end.
-            finished = store.COMPLETED if record["status"] == store.COMPLETED or recorder.failures else record["status"]
+            finished = store.COMPLETED if trained_to_end else record["status"]
             record["seed_status"] = {str(s): recorder.failures.get(s, {"status": finished}) for s in seeds}
             wall = time.perf_counter() - started
             epochs = cfg.train.epochs
@@ -243,8 +245,11 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        total = int(os.environ.get(JOBS_ENV, "0"))
         failed = []
         for run_file in sorted(sweep_dir.glob(f"*/{store.RUN_FILE}")):
+            if not run_file.parent.name.isdigit() or int(run_file.parent.name) >= total:
+                continue  # not a job of this sweep
             record = store.read_run(run_file.parent)
             if record and record.get("status") == store.FAILED:
                 failed.append(f"{run_file.parent.name} ({record.get('variant')}: {record.get('error')})")

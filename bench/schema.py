@@ -36,7 +36,7 @@ class Device(Enum):
 
 
 class Engine(Enum):
-    # the whole run compiled into one function, seeds packed side by side
+    # chunks of epochs compiled into one function each (XLA by default), seeds packed side by side
     fast = "fast"
     # the original experiment's loop: one Keras model.fit call per epoch
     reference = "reference"

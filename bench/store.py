@@ -8,6 +8,7 @@ sequence length) and ``run.json`` (status, resolved config and its hash, version
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,10 @@ import pandas as pd
 METRICS_FILE = "metrics.csv"
 BY_LENGTH_FILE = "heldout_by_length.csv"
 RUN_FILE = "run.json"
+
+# The process umask, read once (os.umask can only be read by setting it).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
 STATUSES = (COMPLETED, RUNNING, FAILED, INTERRUPTED)
@@ -34,6 +39,8 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private; results are shared like any other file the user writes
+        os.chmod(temporary, 0o666 & ~_UMASK)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -44,8 +51,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _finite_or_none(value: Any) -> Any:
+    """NaN and infinities as None, so run.json stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
 def write_run(folder: Path, record: dict[str, Any]) -> None:
-    write_atomic(folder / RUN_FILE, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(_finite_or_none(record), indent=2, sort_keys=True, default=str, allow_nan=False)
+    write_atomic(folder / RUN_FILE, text + "\n")
 
 
 def write_results(folder: Path, metrics: pd.DataFrame, by_length: pd.DataFrame) -> None:
