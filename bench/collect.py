@@ -104,10 +104,29 @@ class Collection:
 
 
 def variant_order(variants: Iterable[str]) -> list[str]:
-    """The variants present, the known ones in their usual order first, then the others alphabetically."""
-    present = set(variants)
-    known = [name for name in KNOWN_VARIANTS if name in present]
-    return known + sorted(present - set(KNOWN_VARIANTS))
+    """The variants present in the usual order of their model (settings labels after it), then the others."""
+
+    def key(name: str) -> tuple[int, str]:
+        model = name.split(" [", 1)[0]
+        return (KNOWN_VARIANTS.index(model) if model in KNOWN_VARIANTS else len(KNOWN_VARIANTS), name)
+
+    return sorted(set(variants), key=key)
+
+
+# Settings that make runs of one model differ beyond the seed; how a run executes (engine, device, XLA,
+# threads) is left out, since the engines agree to 1e-4.
+SETTING_KEYS = (
+    ("model", "units"),
+    ("data", "n_timesteps"),
+    ("data", "min_timesteps"),
+    ("data", "max_timesteps"),
+    ("data", "threshold"),
+    ("data", "heldout_size"),
+    ("train", "epochs"),
+    ("train", "batch_size"),
+    ("train", "learning_rate"),
+    ("train", "eval_every"),
+)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -512,6 +531,7 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
         FileNotFoundError: one of ``sweep_dirs`` is not a folder.
     """
     jobs = [_read_job(job_dir) for sweep_dir in sweep_dirs for job_dir in find_job_dirs(Path(sweep_dir))]
+    _label_settings(jobs)
 
     # Later folders win when a (variant, seed) repeats, e.g. a sweep run again into a second folder.
     owner = {(_variant_of(job), seed): job for job in jobs for seed in job.used_seeds}
@@ -535,6 +555,37 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
         runs=pd.DataFrame([_runs_row(job) for job in jobs], columns=None if jobs else RUN_COLUMNS),
         problems=problems,
     )
+
+
+def _settings(job: _Job) -> dict[str, Any]:
+    config = (job.record or {}).get("config") or {}
+    return {keys[-1]: _nested(config, keys) for keys in SETTING_KEYS}
+
+
+def _nested(mapping: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        mapping = mapping.get(key) if isinstance(mapping, dict) else None
+    return mapping
+
+
+def _label_settings(jobs: list[_Job]) -> None:
+    """Names runs of one model with other settings apart: "forward [learning_rate=0.01]".
+
+    Only settings that differ between the usable jobs appear in the label, so a sweep over variants and seeds
+    keeps the plain variant names, and a sweep over, say, learning rates compares them like variants.
+    """
+    usable = [job for job in jobs if job.used_seeds]
+    settings = [_settings(job) for job in usable]
+    varying = [name for name in (keys[-1] for keys in SETTING_KEYS) if len({repr(s[name]) for s in settings}) > 1]
+    if not varying:
+        return
+    for job, setting in zip(usable, settings, strict=True):
+        label = f"{_variant_of(job)} [{', '.join(f'{name}={setting[name]}' for name in varying)}]"
+        if job.record is not None:
+            job.record = {**job.record, "variant": label}
+        for frame in (job.metrics, job.by_length):
+            if frame is not None:
+                frame["variant"] = label
 
 
 def _variant_of(job: _Job) -> str:

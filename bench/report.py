@@ -250,12 +250,17 @@ def _references(settings: pd.DataFrame) -> dict[str, float]:
 
 
 def choose_baseline(variants: Sequence[str], wanted: str) -> tuple[str, str | None]:
-    """The baseline variant and, when ``wanted`` is absent, a warning saying which one is used instead.
+    """The baseline variant and, unless ``wanted`` is there as named, a note saying which one is used instead.
 
-    An absent baseline falls back to the first variant in alphabetical order, so the report still compares.
+    ``variants`` come in report order. A model named with its settings ("forward [learning_rate=0.01]") stands in
+    for its plain name, the first of them; an absent baseline falls back to the first variant alphabetically, so
+    the report still compares.
     """
     if wanted in variants:
         return wanted, None
+    labelled = [name for name in variants if name.startswith(f"{wanted} [")]
+    if labelled:
+        return labelled[0], f"runs differ in their settings; comparing against {labelled[0]!r}"
     chosen = sorted(variants)[0]
     return chosen, f"baseline variant {wanted!r} has no usable runs; comparing against {chosen!r} instead"
 

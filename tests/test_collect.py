@@ -226,6 +226,26 @@ class TestCollect:
         assert (duplicate["kind"], duplicate["seed"]) == ("duplicate", 1)
         assert str(second / "0") in duplicate["reason"]
 
+    def test_runs_with_other_settings_are_named_apart_not_replaced(self, tmp_path):
+        short, long = tmp_path / "short", tmp_path / "long"
+        write_sweep(short, {"forward": {0: 0.7, 1: 0.7}, "backward": {0: 0.6}}, epochs=20)
+        write_sweep(long, {"forward": {0: 0.9, 1: 0.9}}, epochs=30, eval_every=10)
+        collection = collect.collect([short, long])
+        assert collection.problems.empty
+        assert set(collection.metrics["variant"]) == {
+            "forward [epochs=20, eval_every=5]",
+            "backward [epochs=20, eval_every=5]",
+            "forward [epochs=30, eval_every=10]",
+        }
+        assert (
+            collection.metrics.groupby("variant")["seed"].nunique().to_dict()["forward [epochs=30, eval_every=10]"] == 2
+        )
+        assert collect.variant_order(collection.metrics["variant"])[-1] == "backward [epochs=20, eval_every=5]"
+
+    def test_one_setting_everywhere_keeps_the_plain_variant_names(self, tmp_path):
+        write_sweep(tmp_path, {"forward": {0: 0.7}, "backward": {0: 0.6}}, epochs=30, eval_every=10)
+        assert set(collect.collect([tmp_path]).metrics["variant"]) == {"forward", "backward"}
+
     def test_metrics_of_another_variant_than_run_json_is_damage(self, tmp_path):
         write_job(tmp_path / "0", curve_rows("backward", 0), run_record("forward", [0]))
         collection = collect.collect([tmp_path])

@@ -286,3 +286,14 @@ class TestCommandLine:
         command = [sys.executable, "-c", script]
         finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
+def test_a_baseline_named_with_its_settings_stands_in_for_its_plain_name():
+    from bench.report import choose_baseline
+
+    variants = ["forward [learning_rate=0.001]", "forward [learning_rate=0.01]", "backward [learning_rate=0.001]"]
+    chosen, note = choose_baseline(variants, "forward")
+    assert chosen == "forward [learning_rate=0.001]" and "settings" in note
+    assert choose_baseline(["backward", "forward"], "forward") == ("forward", None)
+    fallback, note = choose_baseline(["bidirectional-sum", "backward"], "forward")
+    assert fallback == "backward" and "no usable runs" in note
