@@ -47,9 +47,6 @@ KNOWN_VARIANTS = (
     "bidirectional-concat",
     "bidirectional-ave",
 )
-RUN_STATUSES = STATUSES
-METRICS_COLUMNS = METRIC_COLUMNS
-BY_LENGTH_COLUMNS = LENGTH_COLUMNS
 PROBLEM_COLUMNS = ["run_dir", "seed", "kind", "reason"]
 
 # run.json keys copied into the runs table: (column, path of keys inside the record).
@@ -84,10 +81,10 @@ class Collection:
     """Everything read from the job folders.
 
     Attributes:
-        results: every row of every readable metrics.csv, usable or not; columns METRICS_COLUMNS + run_dir.
+        results: every row of every readable metrics.csv, usable or not; columns METRIC_COLUMNS + run_dir.
         metrics: the rows of the seeds that enter the analysis, one job folder per (variant, seed); same
             columns.
-        by_length: heldout_by_length.csv rows of those seeds; columns BY_LENGTH_COLUMNS + run_dir.
+        by_length: heldout_by_length.csv rows of those seeds; columns LENGTH_COLUMNS + run_dir.
         runs: one row per job folder: run_dir, status, variant, engine, device, epochs, eval_every,
             batch_size, learning_rate, units, n_timesteps, min_timesteps, max_timesteps, threshold,
             heldout_size, config_hash, wall_time_s, ms_per_seed_epoch, seeds (space-separated), n_seeds_used,
@@ -321,12 +318,12 @@ def read_table(path: Path, schema: dict[str, ColumnParser], key: Sequence[str]) 
 
 
 def read_metrics(path: Path) -> pd.DataFrame:
-    """A job's metrics.csv as a validated DataFrame with METRICS_COLUMNS (see :func:`read_table`)."""
+    """A job's metrics.csv as a validated DataFrame with METRIC_COLUMNS (see :func:`read_table`)."""
     return read_table(path, METRICS_SCHEMA, key=("variant", "seed", "split", "epoch"))
 
 
 def read_by_length(path: Path) -> pd.DataFrame:
-    """A job's heldout_by_length.csv as a validated DataFrame with BY_LENGTH_COLUMNS (see read_table)."""
+    """A job's heldout_by_length.csv as a validated DataFrame with LENGTH_COLUMNS (see read_table)."""
     return read_table(path, BY_LENGTH_SCHEMA, key=("variant", "seed", "epoch", "length"))
 
 
@@ -339,7 +336,7 @@ def read_run_record(path: Path) -> dict[str, Any]:
     """A job's run.json, checked for the keys the report relies on.
 
     Returns:
-        The JSON object. ``status`` is one of RUN_STATUSES; ``seeds`` (if present) is a list of whole numbers;
+        The JSON object. ``status`` is one of STATUSES; ``seeds`` (if present) is a list of whole numbers;
         ``seed_status``, ``config`` and ``versions`` (if present) are objects.
 
     Raises:
@@ -354,8 +351,8 @@ def read_run_record(path: Path) -> dict[str, Any]:
         raise DamagedFileError(f"{path.name} is not readable JSON ({type(error).__name__})") from error
     if not isinstance(record, dict):
         raise DamagedFileError(f"{path.name} does not hold a JSON object")
-    if record.get("status") not in RUN_STATUSES:
-        allowed = ", ".join(RUN_STATUSES)
+    if record.get("status") not in STATUSES:
+        allowed = ", ".join(STATUSES)
         raise DamagedFileError(f"{path.name}: status {record.get('status')!r} is not one of {allowed}")
     _check_type(record, "variant", str, "a text")
     _check_type(record, "error", str, "a text")
@@ -543,9 +540,9 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
                 reason = f"{_variant_of(job)} seed {seed} is also in {kept.run_dir}, which is used instead"
                 job.problems.append(_problem(job.run_dir, seed, "duplicate", reason))
 
-    results = _concat([_tagged(job.metrics, job) for job in jobs], METRICS_COLUMNS)
-    used = _concat([_tagged(job.metrics, job, used_only=True) for job in jobs], METRICS_COLUMNS)
-    used_by_length = _concat([_tagged(job.by_length, job, used_only=True) for job in jobs], BY_LENGTH_COLUMNS)
+    results = _concat([_tagged(job.metrics, job) for job in jobs], METRIC_COLUMNS)
+    used = _concat([_tagged(job.metrics, job, used_only=True) for job in jobs], METRIC_COLUMNS)
+    used_by_length = _concat([_tagged(job.by_length, job, used_only=True) for job in jobs], LENGTH_COLUMNS)
     problems = pd.DataFrame([problem for job in jobs for problem in job.problems], columns=PROBLEM_COLUMNS)
     problems["seed"] = problems["seed"].astype("Int64")
     return Collection(

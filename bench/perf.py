@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from bench.engines import Recorder, Timings, train  # noqa: E402
-from bench.schema import register_configs, validate  # noqa: E402
+from bench.schema import register_configs, seeds_of, validate  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -42,7 +42,7 @@ def measure(name: str, overrides: list[str]) -> dict:
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("config", overrides=[*COMMON, *overrides])
     validate(cfg)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+    seeds = seeds_of(cfg)
     timings = Timings()
     started = time.perf_counter()
     train(cfg, Recorder(cfg, seeds), timings, lambda done, total: None)

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from bench import store  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
-from bench.schema import ConfigError, config_hash, register_configs, to_plain, validate, variant_name  # noqa: E402
+from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
 
 log = logging.getLogger("bench.run")
 register_configs()
@@ -98,7 +98,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     validate(cfg)
     digest = config_hash(cfg)
     variant = variant_name(cfg.model)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+    seeds = seeds_of(cfg)
     prefix = _job_prefix() + f"{variant} seed{'s' if len(seeds) > 1 else ''} {_span(seeds)} | "
     if not cfg.runtime.rerun and store.is_completed(folder, digest):
         log.info("%scompleted earlier with the same config, skipped (runtime.rerun=true runs it again)", prefix)

@@ -169,6 +169,11 @@ def _name(value: Any) -> str:
     return value.name if isinstance(value, Enum) else str(value)
 
 
+def seeds_of(cfg: DictConfig | BenchConfig) -> list[int]:
+    """The seeds a job trains: seed .. seed + n_seeds - 1."""
+    return list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+
+
 def variant_name(model: ModelConfig | DictConfig) -> str:
     """The variant's name in results: forward, backward, backward-unaligned or bidirectional-<merge>."""
     direction = Direction(model.direction)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from result_factory import curve_rows, run_record, write_job, write_sweep, write_variant_job
 
-from bench import collect
+from bench import collect, store
 
 
 def write_metrics_text(tmp_path: Path, text: str | bytes) -> Path:
@@ -54,7 +54,7 @@ class TestReadingMetrics:
         path = tmp_path / "metrics.csv"
         curve_rows("bidirectional-sum", 3).to_csv(path, index=False)
         metrics = collect.read_metrics(path)
-        assert list(metrics.columns) == collect.METRICS_COLUMNS
+        assert list(metrics.columns) == store.METRIC_COLUMNS
         assert metrics["seed"].dtype == "int64" and metrics["accuracy"].dtype == "float64"
         assert metrics["aligned"].dtype == bool
         assert set(metrics["merge"]) == {"sum"}

@@ -6,6 +6,7 @@ import pytest
 from conftest import make_config
 
 from bench.engines import Recorder, Timings, train
+from bench.schema import seeds_of
 
 ENGINE_VARIANTS = [
     "model=forward",
@@ -17,7 +18,7 @@ ENGINE_VARIANTS = [
 
 def train_metrics(*overrides: str) -> tuple[pd.DataFrame, Recorder]:
     cfg = make_config(*overrides)
-    recorder = Recorder(cfg, list(range(cfg.seed, cfg.seed + cfg.n_seeds)))
+    recorder = Recorder(cfg, seeds_of(cfg))
     train(cfg, recorder, Timings(), lambda done, total: None)
     return recorder.metrics(), recorder
 

@@ -14,7 +14,7 @@ import pytest
 from result_factory import curve_rows, run_record, write_job, write_sweep
 
 from bench import plots, report, stats
-from bench.collect import METRICS_COLUMNS
+from bench.store import METRIC_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 N_BOOT = "200"
@@ -100,7 +100,7 @@ def test_results_hold_every_row_of_every_readable_run(sweep_report):
     _, out, _, readable_rows = sweep_report
     results = pd.read_csv(out / "results.csv")
     assert len(results) == readable_rows
-    assert list(results.columns) == [*METRICS_COLUMNS, "run_dir"]
+    assert list(results.columns) == [*METRIC_COLUMNS, "run_dir"]
 
 
 def test_summary_has_the_chosen_numbers_with_intervals(sweep_report):
