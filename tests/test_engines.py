@@ -132,3 +132,29 @@ def test_seed_zero_still_gives_the_recorded_losses(case):
     overrides, expected = RECORDED_LOSSES[case]
     metrics, _ = train_metrics("train.epochs=5", "data.heldout_size=64", "train.jit_compile=false", *overrides)
     np.testing.assert_allclose(metrics.query("split == 'train'")["loss"], expected, atol=2e-5)
+
+
+def test_a_seed_that_diverges_in_a_packed_job_leaves_the_other_seeds_untouched(small, monkeypatch):
+    from bench import data
+
+    options = ["model=bidirectional_sum", *small, "train.jit_compile=false"]
+    healthy, _ = train_metrics(*options, "seed=4", "n_seeds=2")
+    real_training_batches = data.training_batches
+
+    def poisoned(seed, *args, **kwargs):
+        for number, batch in enumerate(real_training_batches(seed, *args, **kwargs)):
+            if seed == 4 and number == 1:  # seed 4's second chunk: epochs 11-20
+                batch = data.Sequences(np.full_like(batch.x, np.nan), batch.y, batch.lengths)
+            yield batch
+
+    monkeypatch.setattr(data, "training_batches", poisoned)
+    metrics, recorder = train_metrics(*options, "seed=4", "n_seeds=2")
+    assert recorder.failures[4]["epoch"] == 11 and 5 not in recorder.failures
+    pd.testing.assert_frame_equal(
+        metrics.query("seed == 5").reset_index(drop=True), healthy.query("seed == 5").reset_index(drop=True)
+    )
+    kept = metrics.query("seed == 4")
+    assert kept["epoch"].max() == 10 and np.isfinite(kept["loss"]).all()
+    pd.testing.assert_frame_equal(
+        kept.reset_index(drop=True), healthy.query("seed == 4 and epoch <= 10").reset_index(drop=True)
+    )
