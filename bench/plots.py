@@ -28,7 +28,8 @@ References = Mapping[str, float]
 def variant_palette(variants: Iterable[str]) -> dict[str, Colour]:
     """A fixed colour per variant: the known variants always get the same colorblind-safe colours.
 
-    Variants outside KNOWN_VARIANTS get the remaining colours in alphabetical order of their names.
+    A known model named with its settings ("forward [learning_rate=0.01]") gets a shade of its model's colour,
+    from dark to light in report order; other variants get the remaining colours in alphabetical order.
 
     Args:
         variants: the variant names to colour.
@@ -39,9 +40,21 @@ def variant_palette(variants: Iterable[str]) -> dict[str, Colour]:
     colours = sns.color_palette("colorblind", 10)
     spare = colours[len(KNOWN_VARIANTS) :] + sns.color_palette("dark", 10)
     palette = dict(zip(KNOWN_VARIANTS, colours, strict=False))
-    unknown = sorted(set(variants) - set(KNOWN_VARIANTS))
+    ordered = variant_order(variants)
+    shades: dict[str, list[str]] = {}
+    for name in ordered:
+        model = name.split(" [", 1)[0]
+        if name not in palette and model in palette:
+            shades.setdefault(model, []).append(name)
+    for model, names in shades.items():
+        base = palette[model]
+        darker = tuple(0.55 * channel for channel in base)
+        lighter = tuple(channel + 0.55 * (1 - channel) for channel in base)
+        tones = [base] if len(names) == 1 else sns.blend_palette([darker, base, lighter], len(names))
+        palette.update({name: tuple(tone) for name, tone in zip(names, tones, strict=True)})
+    unknown = sorted(set(variants) - set(palette))
     palette.update({name: spare[index % len(spare)] for index, name in enumerate(unknown)})
-    return {name: palette[name] for name in variant_order(variants)}
+    return {name: palette[name] for name in ordered}
 
 
 def new_axes(width: float = 7.5, height: float = 4.5, ncols: int = 1) -> list[Axes]:

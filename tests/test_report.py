@@ -297,3 +297,14 @@ def test_a_baseline_named_with_its_settings_stands_in_for_its_plain_name():
     assert choose_baseline(["backward", "forward"], "forward") == ("forward", None)
     fallback, note = choose_baseline(["bidirectional-sum", "backward"], "forward")
     assert fallback == "backward" and "no usable runs" in note
+
+
+def test_runs_of_one_model_with_other_settings_get_shades_of_its_colour():
+    from bench.plots import variant_palette
+
+    plain = variant_palette(["forward", "backward"])
+    shaded = variant_palette(["forward [units=10]", "forward [units=40]", "backward", "mystery"])
+    assert shaded["backward"] == plain["backward"]
+    low, high = shaded["forward [units=10]"], shaded["forward [units=40]"]
+    assert low != high and sum(low) < sum(plain["forward"]) < sum(high)
+    assert shaded["mystery"] not in (low, high, plain["forward"], plain["backward"])
