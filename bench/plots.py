@@ -155,34 +155,16 @@ def plot_final_accuracy(
     """
     ax = _axes(ax)
     order = [name for name in palette if name in set(outcomes["variant"])]
-    sns.stripplot(
-        data=outcomes,
-        x="variant",
-        y="final_accuracy",
-        hue="variant",
-        order=order,
-        hue_order=order,
-        palette=dict(palette),
-        jitter=0.2,
-        alpha=0.7,
-        legend=False,
-        ax=ax,
-    )
-    sns.pointplot(
-        data=outcomes,
+    _seeds_and_interval(
+        ax,
+        outcomes,
         x="variant",
         y="final_accuracy",
         order=order,
-        color="black",
-        errorbar=ERRORBAR,
+        palette=palette,
         n_boot=n_boot,
         seed=seed,
-        linestyle="none",
-        markers="D",
-        markersize=5,
-        capsize=0.25,
-        err_kws={"linewidth": 1.5},
-        ax=ax,
+        interval_colour="black",
     )
     _draw_references(ax, references or {})
     ax.set(xlabel="", ylabel="final held-out accuracy", title=title)
@@ -221,25 +203,45 @@ def plot_paired_differences(
     """
     ax = _axes(ax)
     order = [name for name in palette if name in set(differences["variant"])]
-    common = {"data": differences, "x": "difference", "y": "variant", "order": order, "ax": ax}
-    sns.stripplot(**common, hue="variant", hue_order=order, palette=dict(palette), alpha=0.6, legend=False)
+    _seeds_and_interval(
+        ax, differences, x="difference", y="variant", order=order, palette=palette, n_boot=n_boot, seed=seed
+    )
+    ax.axvline(0.0, color="0.35", linewidth=1.0, zorder=0)
+    ax.set(xlabel=xlabel, ylabel="", title=title)
+    return ax
+
+
+def _seeds_and_interval(
+    ax: Axes,
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    order: list[str],
+    palette: Mapping[str, Colour],
+    n_boot: int,
+    seed: int,
+    interval_colour: str | None = None,
+) -> None:
+    """Every seed as a point in its variant's colour, and the mean with its 95% bootstrap interval.
+
+    The interval is drawn in ``interval_colour``, or in each variant's colour when None.
+    """
+    common = {"data": data, "x": x, "y": y, "order": order, "ax": ax}
+    colours = {"hue": "variant", "hue_order": order, "palette": dict(palette), "legend": False}
+    sns.stripplot(**common, **colours, jitter=0.2, alpha=0.7)
     sns.pointplot(
         **common,
-        hue="variant",
-        hue_order=order,
-        palette=dict(palette),
+        **({"color": interval_colour} if interval_colour else colours),
         errorbar=ERRORBAR,
         n_boot=n_boot,
         seed=seed,
         linestyle="none",
         markers="D",
-        markersize=6,
-        capsize=0.3,
-        legend=False,
+        markersize=5,
+        capsize=0.25,
+        err_kws={"linewidth": 1.5},
     )
-    ax.axvline(0.0, color="0.35", linewidth=1.0, zorder=0)
-    ax.set(xlabel=xlabel, ylabel="", title=title)
-    return ax
 
 
 def save(figure_or_axes: Figure | Axes, path: Path, dpi: int = 120) -> Path:

@@ -84,22 +84,15 @@ def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(
 
 
 @pytest.mark.slow
-def test_a_sweep_with_a_changed_setting_runs_its_jobs_again(tmp_path):
+@pytest.mark.parametrize("override", ["runtime.rerun=true", "train.learning_rate=0.002"])
+def test_a_forced_rerun_or_a_changed_setting_runs_completed_jobs_again(tmp_path, override):
     sweep = tmp_path / "sweep"
     args = [*SWEEP[:2], "seed=0", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
     assert run_cli(*args, cwd=tmp_path).returncode == 0
-    changed = run_cli(*args, "train.learning_rate=0.002", cwd=tmp_path)
-    assert changed.returncode == 0 and "skipped" not in changed.stdout
-    assert json.loads((sweep / "0" / "run.json").read_text())["config"]["train"]["learning_rate"] == 0.002
-
-
-@pytest.mark.slow
-def test_rerun_forces_completed_jobs_to_run_again(tmp_path):
-    sweep = tmp_path / "sweep"
-    args = [*SWEEP[:2], "seed=0", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
-    assert run_cli(*args, cwd=tmp_path).returncode == 0
-    forced = run_cli(*args, "runtime.rerun=true", cwd=tmp_path)
-    assert forced.returncode == 0 and "skipped" not in forced.stdout
+    again = run_cli(*args, override, cwd=tmp_path)
+    assert again.returncode == 0 and "skipped" not in again.stdout
+    if override.startswith("train."):
+        assert json.loads((sweep / "0" / "run.json").read_text())["config"]["train"]["learning_rate"] == 0.002
 
 
 @pytest.mark.slow
