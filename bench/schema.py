@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -182,6 +183,60 @@ def variant_name(model: ModelConfig | DictConfig) -> str:
     if direction is Direction.backward and not model.aligned:
         return "backward-unaligned"
     return direction.name
+
+
+def _model_choices() -> list[ModelConfig]:
+    """One model per variant: directions in enum order, backward aligned then not, bidirectional per merge."""
+    choices = []
+    for direction in Direction:
+        if direction is Direction.bidirectional:
+            choices += [ModelConfig(direction=direction, merge=merge) for merge in Merge]
+        elif direction is Direction.backward:
+            choices += [ModelConfig(direction=direction, aligned=aligned) for aligned in (True, False)]
+        else:
+            choices.append(ModelConfig(direction=direction))
+    return choices
+
+
+# variant name -> its model (direction, merge, aligned; units left at the default), in the order reports list them
+VARIANT_MODELS: dict[str, ModelConfig] = {variant_name(model): model for model in _model_choices()}
+# forward, backward, backward-unaligned, bidirectional-sum, -mul, -concat, -ave
+VARIANTS: tuple[str, ...] = tuple(VARIANT_MODELS)
+# config name -> variant name: conf/model/<config name>.yaml selects the variant, e.g. bidirectional_sum ->
+# bidirectional-sum. conf/model/bidirectional.yaml is not one of them: it is the Bidirectional model whose
+# merge (concat unless model.merge says otherwise) picks the variant.
+CONFIG_VARIANTS: dict[str, str] = {variant.replace("-", "_"): variant for variant in VARIANTS}
+
+
+def as_variant(name: str) -> str:
+    """A model named by its variant name or its config name, as its variant name; other names unchanged.
+
+    ``as_variant("bidirectional_sum") == as_variant("bidirectional-sum") == "bidirectional-sum"``.
+    """
+    return CONFIG_VARIANTS.get(name, name)
+
+
+def labelled_variant(variant: str, settings: dict[str, Any]) -> str:
+    """The name of runs of one variant with other settings: ``forward [learning_rate=0.01]``."""
+    return f"{variant} [{', '.join(f'{name}={value}' for name, value in settings.items())}]"
+
+
+def base_variant(name: str) -> str:
+    """The variant of a name that may carry settings (:func:`labelled_variant`): ``forward [...]`` -> forward."""
+    return name.split(" [", 1)[0]
+
+
+def variant_order(variants: Iterable[str]) -> list[str]:
+    """The names present, in :data:`VARIANTS` order of their variant (settings labels after it), then the others.
+
+    Names of one variant, and the unknown names, are in alphabetical order.
+    """
+
+    def key(name: str) -> tuple[int, str]:
+        variant = base_variant(name)
+        return (VARIANTS.index(variant) if variant in VARIANTS else len(VARIANTS), name)
+
+    return sorted(set(variants), key=key)
 
 
 def to_plain(cfg: DictConfig) -> dict[str, Any]:

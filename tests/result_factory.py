@@ -15,29 +15,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-METRICS_COLUMNS = ["variant", "direction", "merge", "aligned", "seed", "epoch", "split", "loss", "accuracy"]
-BY_LENGTH_COLUMNS = [
-    "variant",
-    "direction",
-    "merge",
-    "aligned",
-    "seed",
-    "epoch",
-    "length",
-    "n_sequences",
-    "loss",
-    "accuracy",
-]
+from bench.schema import VARIANT_MODELS
+from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
 
 
 def identity(variant: str, seed: int) -> dict[str, Any]:
-    """The identity columns of a variant's rows: bidirectional-sum -> direction bidirectional, merge sum."""
-    direction, _, rest = variant.partition("-")
+    """The identity columns of a variant's rows, from the schema's model of the variant.
+
+    bidirectional-sum has direction bidirectional and merge sum. A name the schema does not know (a made-up
+    variant such as "custom") is a one-direction model whose direction is that name.
+    """
+    model = VARIANT_MODELS.get(variant)
+    if model is None:
+        return {"variant": variant, "direction": variant, "merge": "", "aligned": True, "seed": seed}
+    merge = "" if model.merge is None else model.merge.name
     return {
         "variant": variant,
-        "direction": direction,
-        "merge": rest if direction == "bidirectional" else "",
-        "aligned": rest != "unaligned",
+        "direction": model.direction.name,
+        "merge": merge,
+        "aligned": model.aligned,
         "seed": seed,
     }
 
@@ -71,7 +67,7 @@ def curve_rows(
         last_epoch: stop the rows here, as a seed that failed or was interrupted would.
 
     Returns:
-        DataFrame with METRICS_COLUMNS: train rows for epochs 1..last_epoch, held-out rows at
+        DataFrame with METRIC_COLUMNS: train rows for epochs 1..last_epoch, held-out rows at
         :func:`heldout_epochs` up to last_epoch.
     """
     stop = epochs if last_epoch is None else last_epoch
@@ -101,7 +97,7 @@ def curve_rows(
                 "accuracy": start_accuracy + (final_accuracy - start_accuracy) * progress,
             }
         )
-    return pd.DataFrame(rows, columns=METRICS_COLUMNS)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
 def by_length_rows(variant: str, seed: int, epoch: int, by_length: Mapping[int, float]) -> pd.DataFrame:
@@ -117,7 +113,7 @@ def by_length_rows(variant: str, seed: int, epoch: int, by_length: Mapping[int, 
         }
         for length, accuracy in by_length.items()
     ]
-    return pd.DataFrame(rows, columns=BY_LENGTH_COLUMNS)
+    return pd.DataFrame(rows, columns=LENGTH_COLUMNS)
 
 
 def run_record(
@@ -135,7 +131,7 @@ def run_record(
     threshold: float = 0.25,
 ) -> dict[str, Any]:
     """A run.json record; seed_status defaults to every seed having the job's status."""
-    direction = identity(variant, 0)["direction"]
+    model = identity(variant, 0)
     statuses = {str(seed): {"status": status} for seed in seeds}
     statuses.update({str(seed): dict(entry) for seed, entry in (seed_status or {}).items()})
     return {
@@ -146,9 +142,9 @@ def run_record(
         "seed_status": statuses,
         "config": {
             "model": {
-                "direction": direction,
-                "merge": identity(variant, 0)["merge"] or None,
-                "aligned": True,
+                "direction": model["direction"],
+                "merge": model["merge"] or None,
+                "aligned": model["aligned"],
                 "units": 20,
             },
             "data": {

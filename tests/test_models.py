@@ -7,13 +7,10 @@ from conftest import make_config
 
 from bench import data
 from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
+from bench.schema import CONFIG_VARIANTS
 
-VARIANTS = {
-    "forward": ["model=forward"],
-    "backward": ["model=backward"],
-    "backward-unaligned": ["model=backward_unaligned"],
-    **{f"bidirectional-{m}": [f"model=bidirectional_{m}"] for m in ("sum", "mul", "concat", "ave")},
-}
+# variant name -> the overrides that select it
+VARIANTS = {variant: [f"model={config}"] for config, variant in CONFIG_VARIANTS.items()}
 
 
 def keras_probabilities(model_cfg, weights, sequences, masked):
