@@ -29,7 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from bench import plots, stats
+from bench.baselines import position_only_accuracy
 from bench.collect import Collection, collect, find_latest_sweep, variant_order
+from bench.intervals import N_BOOT
 
 PROG = "bench.report"
 DEFAULT_ROOT = Path("outputs/multirun")
@@ -51,7 +53,7 @@ class Options:
     baseline: str = "forward"
     level: float = 0.95
     window: int = 25
-    n_boot: int = stats.N_BOOT
+    n_boot: int = N_BOOT
     seed: int = 0
 
 
@@ -238,7 +240,7 @@ def data_settings(runs: pd.DataFrame) -> pd.DataFrame:
                 max_length=high,
                 lengths=_lengths_label(low, high),
                 label=f"position-only ({_lengths_label(low, high)}, threshold {threshold:g})",
-                position_only=stats.position_only_accuracy(float(threshold), low, high),
+                position_only=position_only_accuracy(float(threshold), low, high),
             )
         rows.append(row)
     return pd.DataFrame(rows)

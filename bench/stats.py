@@ -1,12 +1,7 @@
-"""Statistics over seeds: bootstrap intervals, paired comparisons, curve summaries, position-only baseline.
+"""Statistics over seeds: curve summaries, per-seed outcomes, per-variant summaries, paired comparisons.
 
 Every function is pure: it takes arrays or DataFrames and, where it resamples, a ``seed``; the same input
-gives the same output.
-
-Bootstrap intervals are percentile intervals of the mean. The resamples are drawn exactly as seaborn draws
-them (``numpy.random.default_rng(seed).integers(0, n, n)`` per resample, percentiles with ``nanpercentile``),
-so a seaborn figure drawn with ``errorbar=("ci", 95)`` and the same ``n_boot`` and ``seed`` shows the same
-interval for the same values in the same order.
+gives the same output. Intervals come from :mod:`bench.intervals`.
 """
 
 from __future__ import annotations
@@ -14,18 +9,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 import scipy.integrate
 import scipy.stats
 
-from bench.collect import variant_order
-
-CONFIDENCE = 0.95
-N_BOOT = 2000
+from bench.intervals import CONFIDENCE, N_BOOT, bootstrap_interval, interval_columns
+from bench.schema import variant_order
 
 # (column in the seed outcomes, True when a higher value is better)
 COMPARED_METRICS = (("final_loss", False), ("final_accuracy", True))
@@ -54,59 +45,6 @@ COMPARISON_COLUMNS = [
     "prob_better_high",
     "wilcoxon_p",
 ]
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A mean over ``n`` values with its bootstrap confidence interval (low and high are NaN when n < 2)."""
-
-    estimate: float
-    low: float
-    high: float
-    n: int
-
-
-def bootstrap_interval(
-    values: Sequence[float] | np.ndarray,
-    *,
-    confidence: float = CONFIDENCE,
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-) -> Interval:
-    """The mean of ``values`` and its percentile bootstrap confidence interval.
-
-    Args:
-        values: [n] numbers; NaNs are ignored.
-        confidence: interval coverage, e.g. 0.95.
-        n_boot: number of resamples.
-        seed: seed of the resampling generator.
-
-    Returns:
-        The :class:`Interval`; with fewer than two values there is no spread to resample, so low and high
-        are NaN.
-    """
-    data = np.asarray(values, dtype=float)
-    data = data[~np.isnan(data)]
-    n = len(data)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0)
-    estimate = float(data.mean())
-    if n < 2:
-        return Interval(estimate, math.nan, math.nan, n)
-    resamples = np.random.default_rng(seed).integers(0, n, size=(n_boot, n), dtype=np.intp)
-    means = data[resamples].mean(axis=1)
-    # width then edge, as seaborn computes it, so that 0.95 gives exactly the 2.5 and 97.5 percentiles
-    edge = (100 - confidence * 100) / 2
-    low, high = np.nanpercentile(means, (edge, 100 - edge))
-    return Interval(estimate, float(low), float(high), n)
-
-
-def _interval_columns(prefix: str, interval: Interval) -> dict[str, float]:
-    return {
-        f"{prefix}_mean": interval.estimate,
-        f"{prefix}_low": interval.low,
-        f"{prefix}_high": interval.high,
-    }
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -250,7 +188,7 @@ def summarize_variants(
     Returns:
         Columns variant, n_seeds, final_loss_{mean,low,high}, final_accuracy_{mean,low,high},
         auc_loss_{mean,low,high}, level, epochs_to_level_{mean,low,high}, n_reached, n_never_reached; variants
-        in :func:`bench.collect.variant_order`.
+        in :func:`bench.schema.variant_order`.
     """
     rows = []
     for variant in variant_order(outcomes["variant"]):
@@ -258,11 +196,11 @@ def summarize_variants(
         row: dict[str, object] = {"variant": variant, "n_seeds": len(seeds)}
         for column in ("final_loss", "final_accuracy", "auc_loss"):
             interval = bootstrap_interval(seeds[column], confidence=confidence, n_boot=n_boot, seed=seed)
-            row.update(_interval_columns(column, interval))
+            row.update(interval_columns(column, interval))
         reached = seeds["epochs_to_level"].dropna()
         row["level"] = seeds["level"].iloc[0]
         interval = bootstrap_interval(reached, confidence=confidence, n_boot=n_boot, seed=seed)
-        row.update(_interval_columns("epochs_to_level", interval))
+        row.update(interval_columns("epochs_to_level", interval))
         row.update(n_reached=len(reached), n_never_reached=len(seeds) - len(reached))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -355,7 +293,7 @@ def paired_differences(outcomes: pd.DataFrame, baseline: str, metric: str) -> pd
 
     Returns:
         Columns variant, seed, value, baseline_value, difference; variants in
-        :func:`bench.collect.variant_order`, seeds ascending.
+        :func:`bench.schema.variant_order`, seeds ascending.
     """
     is_baseline = outcomes["variant"] == baseline
     base = outcomes.loc[is_baseline, ["seed", metric]].rename(columns={metric: "baseline_value"})
@@ -424,108 +362,8 @@ def accuracy_by_length(
                 "variant": variant,
                 "length": int(length),
                 "n_seeds": interval.n,
-                **_interval_columns("accuracy", interval),
+                **interval_columns("accuracy", interval),
             }
         )
     columns = ["variant", "length", "n_seeds", "accuracy_mean", "accuracy_low", "accuracy_high"]
     return _sorted_by_variant(pd.DataFrame(rows, columns=columns), extra=["length"])
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The position-only baseline
-
-
-def irwin_hall_cdf(n: int, x: float | Fraction) -> Fraction:
-    """P(U_1 + ... + U_n < x) for independent U_i ~ U[0, 1), exactly.
-
-    The alternating sum sum_k (-1)^k C(n, k) (x - k)^n / n! cancels badly in floating point for large n, so
-    it is evaluated in rational arithmetic; it stays fast for n up to a few dozen.
-
-    Args:
-        n: number of uniforms, >= 1.
-        x: the bound.
-    """
-    bound = Fraction(x)
-    if bound <= 0:
-        return Fraction(0)
-    if bound >= n:
-        return Fraction(1)
-    total = sum((-1) ** k * math.comb(n, k) * (bound - k) ** n for k in range(math.floor(bound) + 1))
-    return Fraction(total) / math.factorial(n)
-
-
-def _lengths(min_length: int, max_length: int | None) -> np.ndarray:
-    top = min_length if max_length is None else max_length
-    if min_length < 1 or top < min_length:
-        raise ValueError(f"lengths must satisfy 1 <= min_length <= max_length, got {min_length}, {top}")
-    return np.arange(min_length, top + 1)
-
-
-def position_only_accuracy_monte_carlo(
-    threshold: float,
-    min_length: int,
-    max_length: int | None = None,
-    *,
-    n_sequences: int = 200_000,
-    seed: int = 0,
-    chunk: int = 20_000,
-) -> float:
-    """:func:`position_only_accuracy` estimated from ``n_sequences`` simulated sequences.
-
-    The majority label per position is taken from the simulated sequences themselves.
-    """
-    lengths = _lengths(min_length, max_length)
-    width = int(lengths.max())
-    rng = np.random.default_rng(seed)
-    ones, real = np.zeros(width), np.zeros(width)
-    for start in range(0, n_sequences, chunk):
-        size = min(chunk, n_sequences - start)
-        drawn = rng.choice(lengths, size=size)
-        is_real = np.arange(width) < drawn[:, None]
-        running = np.cumsum(np.where(is_real, rng.random((size, width)), 0.0), axis=1)
-        ones += ((running >= threshold * drawn[:, None]) & is_real).sum(axis=0)
-        real += is_real.sum(axis=0)
-    return float(np.maximum(ones, real - ones).sum() / real.sum())
-
-
-def position_only_accuracy(
-    threshold: float,
-    min_length: int,
-    max_length: int | None = None,
-    *,
-    max_exact_length: int = 40,
-    n_sequences: int = 200_000,
-    seed: int = 0,
-) -> float:
-    """Accuracy of the best predictor that sees only the position of a step, not the values.
-
-    A sequence has length L (``min_length`` when ``max_length`` is None, else uniform on the integers
-    [min_length, max_length]), values x_i ~ U[0, 1) and labels y_t = 1 iff x_0 + ... + x_t >= threshold * L.
-    The predictor answers the majority label at each position t over all real steps at t, and accuracy is
-    averaged over all real steps, so position t weighs P(L > t). P(y_t = 1 | L) is 1 minus the Irwin-Hall CDF
-    of t + 1 uniforms at threshold * L.
-
-    Args:
-        threshold: label threshold as a fraction of the length.
-        min_length: the (shortest) sequence length.
-        max_length: the longest sequence length, or None for fixed-length data.
-        max_exact_length: above this length the exact sum gets slow, and a seeded Monte Carlo estimate
-            (:func:`position_only_accuracy_monte_carlo` with ``n_sequences`` and ``seed``) is returned
-            instead.
-
-    Returns:
-        The accuracy, in [0.5, 1].
-    """
-    lengths = _lengths(min_length, max_length)
-    if lengths.max() > max_exact_length:
-        simulation = {"n_sequences": n_sequences, "seed": seed}
-        return position_only_accuracy_monte_carlo(threshold, min_length, max_length, **simulation)
-    bound = Fraction(threshold)
-    correct = steps = Fraction(0)
-    for t in range(int(lengths.max())):
-        longer = [int(length) for length in lengths if length > t]
-        # expected count of label-1 steps at position t among len(longer) equally likely lengths
-        ones = sum(1 - irwin_hall_cdf(t + 1, bound * length) for length in longer)
-        correct += max(ones, len(longer) - ones)
-        steps += len(longer)
-    return float(correct / steps)

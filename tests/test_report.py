@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from result_factory import curve_rows, run_record, write_job, write_sweep
 
-from bench import plots, report, stats
+from bench import baselines, plots, report
 from bench.store import METRIC_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -230,7 +230,7 @@ def test_runs_that_disagree_on_data_settings_are_flagged(tmp_path):
     assert report.main([str(first), str(second), "--n-boot", N_BOOT, "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "disagree on data settings" in text
-    assert f"{stats.position_only_accuracy(0.5, 10):.4f}" in text and "0.8892" in text
+    assert f"{baselines.position_only_accuracy(0.5, 10):.4f}" in text and "0.8892" in text
 
 
 class TestCommandLine:

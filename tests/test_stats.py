@@ -1,9 +1,8 @@
-"""Report statistics: bootstrap intervals, paired comparisons, curve summaries, position-only baseline."""
+"""Statistics over seeds: paired comparisons, curve summaries, per-seed outcomes and per-variant summaries."""
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -13,59 +12,6 @@ from result_factory import curve_rows
 from bench import stats
 
 N_BOOT = 200
-
-
-def direct_monte_carlo(threshold: float, lengths: list[int], n_sequences: int, seed: int) -> float:
-    """Position-only accuracy simulated step by step, independently of bench.stats."""
-    rng = np.random.default_rng(seed)
-    width = max(lengths)
-    drawn = rng.choice(lengths, size=n_sequences)
-    values = rng.random((n_sequences, width))
-    real = np.arange(width) < drawn[:, None]
-    labels = np.cumsum(np.where(real, values, 0.0), axis=1) >= threshold * drawn[:, None]
-    correct = 0
-    for position in range(width):
-        at_position = labels[real[:, position], position]
-        majority = at_position.mean() >= 0.5
-        correct += np.count_nonzero(at_position == majority)
-    return correct / real.sum()
-
-
-class TestBootstrapInterval:
-    def test_contains_the_mean_and_narrows_with_more_seeds(self):
-        rng = np.random.default_rng(7)
-        few, many = rng.normal(0.9, 0.05, size=5), rng.normal(0.9, 0.05, size=80)
-        narrow, wide = (stats.bootstrap_interval(v, n_boot=N_BOOT, seed=0) for v in (many, few))
-        for interval, values in ((narrow, many), (wide, few)):
-            assert interval.estimate == pytest.approx(values.mean())
-            assert interval.low < interval.estimate < interval.high
-        # the width shrinks like 1/sqrt(n): 4 times narrower in expectation here
-        assert narrow.high - narrow.low < 0.75 * (wide.high - wide.low)
-
-    def test_identical_values_give_a_zero_width_interval(self):
-        interval = stats.bootstrap_interval([0.25] * 6, n_boot=N_BOOT, seed=3)
-        assert (interval.estimate, interval.low, interval.high) == (0.25, 0.25, 0.25)
-
-    def test_a_single_value_has_no_interval(self):
-        interval = stats.bootstrap_interval([0.7], n_boot=N_BOOT)
-        assert interval.estimate == 0.7 and interval.n == 1
-        assert math.isnan(interval.low) and math.isnan(interval.high)
-
-    def test_nans_are_ignored(self):
-        interval = stats.bootstrap_interval([1.0, np.nan, 3.0], n_boot=N_BOOT)
-        assert interval.estimate == 2.0 and interval.n == 2
-
-    def test_same_seed_same_interval_other_seed_other_interval(self):
-        values = np.random.default_rng(1).random(12)
-        first, again, other = (stats.bootstrap_interval(values, n_boot=N_BOOT, seed=s) for s in (5, 5, 6))
-        assert first == again
-        assert (first.low, first.high) != (other.low, other.high)
-
-    def test_wider_confidence_gives_a_wider_interval(self):
-        values = np.random.default_rng(2).random(20)
-        ninety = stats.bootstrap_interval(values, confidence=0.9, n_boot=N_BOOT)
-        ninety_nine = stats.bootstrap_interval(values, confidence=0.99, n_boot=N_BOOT)
-        assert ninety_nine.low < ninety.low and ninety.high < ninety_nine.high
 
 
 class TestPairedComparison:
@@ -231,40 +177,3 @@ class TestOutcomesAndSummary:
         )
         summary = stats.summarize_variants(outcomes, n_boot=N_BOOT)
         assert summary["variant"].tolist() == ["forward", "bidirectional-sum", "alpha", "zeta"]
-
-
-class TestPositionOnlyBaseline:
-    def test_irwin_hall_cdf_known_values(self):
-        assert stats.irwin_hall_cdf(1, 0.3) == Fraction(0.3)
-        assert stats.irwin_hall_cdf(2, 1.5) == Fraction(7, 8)
-        assert stats.irwin_hall_cdf(7, 3.5) == Fraction(1, 2)
-        assert stats.irwin_hall_cdf(3, -1) == 0 and stats.irwin_hall_cdf(3, 3) == 1
-
-    def test_ten_steps_threshold_quarter(self):
-        assert stats.position_only_accuracy(0.25, 10) == pytest.approx(0.8895, abs=1e-3)
-
-    @pytest.mark.parametrize(
-        ("threshold", "min_length", "max_length"),
-        [(0.25, 10, None), (0.5, 7, None), (0.3, 3, 12), (0.25, 5, 15)],
-    )
-    def test_matches_a_direct_monte_carlo(self, threshold, min_length, max_length):
-        lengths = list(range(min_length, (max_length or min_length) + 1))
-        simulated = direct_monte_carlo(threshold, lengths, n_sequences=200_000, seed=11)
-        exact = stats.position_only_accuracy(threshold, min_length, max_length)
-        assert exact == pytest.approx(simulated, abs=3e-3)
-
-    def test_variable_lengths_differ_from_fixed(self):
-        fixed = stats.position_only_accuracy(0.25, 10)
-        assert abs(stats.position_only_accuracy(0.25, 2, 18) - fixed) > 1e-3
-
-    def test_monte_carlo_fallback_agrees_with_the_exact_value(self):
-        exact = stats.position_only_accuracy(0.3, 4, 9)
-        simulated = {"max_exact_length": 0, "n_sequences": 100_000, "seed": 1}
-        fallback = stats.position_only_accuracy(0.3, 4, 9, **simulated)
-        assert fallback != exact
-        assert fallback == pytest.approx(exact, abs=3e-3)
-        assert fallback == stats.position_only_accuracy(0.3, 4, 9, **simulated)
-
-    def test_bad_lengths_are_rejected(self):
-        with pytest.raises(ValueError):
-            stats.position_only_accuracy(0.25, 10, 5)
