@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bench.collect import KNOWN_VARIANTS, variant_order
+from bench.schema import VARIANTS, base_variant, variant_order
 
 ERRORBAR = ("ci", 95)
 Colour = tuple[float, float, float]
@@ -38,12 +38,12 @@ def variant_palette(variants: Iterable[str]) -> dict[str, Colour]:
         variant name -> RGB colour.
     """
     colours = sns.color_palette("colorblind", 10)
-    spare = colours[len(KNOWN_VARIANTS) :] + sns.color_palette("dark", 10)
-    palette = dict(zip(KNOWN_VARIANTS, colours, strict=False))
+    spare = colours[len(VARIANTS) :] + sns.color_palette("dark", 10)
+    palette = dict(zip(VARIANTS, colours, strict=False))
     ordered = variant_order(variants)
     shades: dict[str, list[str]] = {}
     for name in ordered:
-        model = name.split(" [", 1)[0]
+        model = base_variant(name)
         if name not in palette and model in palette:
             shades.setdefault(model, []).append(name)
     for model, names in shades.items():

@@ -30,8 +30,10 @@ import pandas as pd
 
 from bench import plots, stats
 from bench.baselines import position_only_accuracy
-from bench.collect import Collection, collect, find_latest_sweep, variant_order
+from bench.collect import Collection, collect
 from bench.intervals import N_BOOT
+from bench.schema import variant_order
+from bench.sweeps import find_latest_sweep
 
 PROG = "bench.report"
 DEFAULT_ROOT = Path("outputs/multirun")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from result_factory import curve_rows, run_record, write_job, write_sweep, write_variant_job
 
-from bench import collect, store
+from bench import collect, readers, schema, store, sweeps
 
 
 def write_metrics_text(tmp_path: Path, text: str | bytes) -> Path:
@@ -28,15 +29,15 @@ class TestFindingJobs:
             write_job(tmp_path / name, None, None)
         (tmp_path / "report").mkdir()
         (tmp_path / "multirun.yaml").write_text("")
-        assert [job.name for job in collect.find_job_dirs(tmp_path)] == ["0", "1", "2", "10"]
+        assert [job.name for job in sweeps.find_job_dirs(tmp_path)] == ["0", "1", "2", "10"]
 
     def test_a_job_folder_is_its_own_only_job(self, tmp_path):
         write_job(tmp_path, curve_rows("forward", 0), run_record("forward", [0]))
-        assert collect.find_job_dirs(tmp_path) == [tmp_path]
+        assert sweeps.find_job_dirs(tmp_path) == [tmp_path]
 
     def test_missing_sweep_folder(self, tmp_path):
         with pytest.raises(FileNotFoundError):
-            collect.find_job_dirs(tmp_path / "absent")
+            sweeps.find_job_dirs(tmp_path / "absent")
 
     def test_latest_sweep_is_the_one_written_last(self, tmp_path):
         root = tmp_path / "multirun"
@@ -45,15 +46,15 @@ class TestFindingJobs:
         write_sweep(newer, {"forward": {0: 0.8}})
         for path in older.rglob("*"):
             os.utime(path, (2_000_000_000, 2_000_000_000))
-        assert collect.find_latest_sweep(root) == older
-        assert collect.find_latest_sweep(tmp_path / "nothing") is None
+        assert sweeps.find_latest_sweep(root) == older
+        assert sweeps.find_latest_sweep(tmp_path / "nothing") is None
 
 
 class TestReadingMetrics:
     def test_valid_rows_are_typed(self, tmp_path):
         path = tmp_path / "metrics.csv"
         curve_rows("bidirectional-sum", 3).to_csv(path, index=False)
-        metrics = collect.read_metrics(path)
+        metrics = readers.read_metrics(path)
         assert list(metrics.columns) == store.METRIC_COLUMNS
         assert metrics["seed"].dtype == "int64" and metrics["accuracy"].dtype == "float64"
         assert metrics["aligned"].dtype == bool
@@ -62,7 +63,7 @@ class TestReadingMetrics:
     def test_empty_merge_stays_an_empty_text(self, tmp_path):
         path = tmp_path / "metrics.csv"
         curve_rows("forward", 0).to_csv(path, index=False)
-        assert set(collect.read_metrics(path)["merge"]) == {""}
+        assert set(readers.read_metrics(path)["merge"]) == {""}
 
     @pytest.mark.parametrize(
         ("content", "reason"),
@@ -73,8 +74,8 @@ class TestReadingMetrics:
         ],
     )
     def test_unreadable_or_wrong_columns(self, tmp_path, content, reason):
-        with pytest.raises(collect.DamagedFileError, match=reason):
-            collect.read_metrics(write_metrics_text(tmp_path, content))
+        with pytest.raises(readers.DamagedFileError, match=reason):
+            readers.read_metrics(write_metrics_text(tmp_path, content))
 
     @pytest.mark.parametrize(
         ("column", "value", "expected"),
@@ -93,22 +94,22 @@ class TestReadingMetrics:
         rows.loc[3, column] = value
         path = tmp_path / "metrics.csv"
         rows.to_csv(path, index=False)
-        with pytest.raises(collect.DamagedFileError, match=f"line 5: {column} is .*{expected}"):
-            collect.read_metrics(path)
+        with pytest.raises(readers.DamagedFileError, match=f"line 5: {column} is .*{expected}"):
+            readers.read_metrics(path)
 
     def test_nan_loss_written_as_nan_is_a_result(self, tmp_path):
         rows = curve_rows("forward", 0)
         rows.loc[3, "loss"] = float("nan")
         path = tmp_path / "metrics.csv"
         rows.to_csv(path, index=False, na_rep="nan")
-        assert collect.read_metrics(path)["loss"].isna().sum() == 1
+        assert readers.read_metrics(path)["loss"].isna().sum() == 1
 
     def test_repeated_rows_are_damage(self, tmp_path):
         rows = curve_rows("forward", 0)
         path = tmp_path / "metrics.csv"
         pd.concat([rows, rows.iloc[[2]]]).to_csv(path, index=False)
-        with pytest.raises(collect.DamagedFileError, match="repeats the row"):
-            collect.read_metrics(path)
+        with pytest.raises(readers.DamagedFileError, match="repeats the row"):
+            readers.read_metrics(path)
 
 
 class TestReadingRunJson:
@@ -125,8 +126,8 @@ class TestReadingRunJson:
     def test_damaged_run_json(self, tmp_path, text, reason):
         path = tmp_path / "run.json"
         path.write_text(text)
-        with pytest.raises(collect.DamagedFileError, match=reason):
-            collect.read_run_record(path)
+        with pytest.raises(readers.DamagedFileError, match=reason):
+            readers.read_run_record(path)
 
 
 class TestCollect:
@@ -240,7 +241,15 @@ class TestCollect:
         assert (
             collection.metrics.groupby("variant")["seed"].nunique().to_dict()["forward [epochs=30, eval_every=10]"] == 2
         )
-        assert collect.variant_order(collection.metrics["variant"])[-1] == "backward [epochs=20, eval_every=5]"
+        assert schema.variant_order(collection.metrics["variant"])[-1] == "backward [epochs=20, eval_every=5]"
+
+    def test_runs_table_has_every_setting_that_can_name_runs_apart(self, tmp_path):
+        write_sweep(tmp_path, {"forward": {0: 0.8}}, epochs=30, eval_every=10, threshold=0.5)
+        runs = collect.collect([tmp_path]).runs
+        assert list(runs.columns[: len(collect.RUN_COLUMNS)]) == collect.RUN_COLUMNS
+        config = json.loads((tmp_path / "0" / "run.json").read_text())["config"]
+        for name, path in collect.SETTINGS.items():
+            assert runs.loc[0, name] == readers.value_at(config, path), name
 
     def test_one_setting_everywhere_keeps_the_plain_variant_names(self, tmp_path):
         write_sweep(tmp_path, {"forward": {0: 0.7}, "backward": {0: 0.6}}, epochs=30, eval_every=10)
@@ -251,11 +260,3 @@ class TestCollect:
         collection = collect.collect([tmp_path])
         assert collection.metrics.empty
         assert collection.problems.loc[0, "kind"] == "damaged"
-
-    def test_variant_order(self):
-        assert collect.variant_order(["zz", "bidirectional-ave", "forward", "aa", "forward"]) == [
-            "forward",
-            "bidirectional-ave",
-            "aa",
-            "zz",
-        ]
