@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -288,8 +289,31 @@ class TestCommandLine:
         assert finished.returncode == 0, finished.stdout + finished.stderr
 
 
+# The modules that train; every other module of the package is analysis side and never loads a framework.
+TRAINING_MODULES = {"bench.engines", "bench.models", "bench.perf", "bench.run"}
+
+
+def test_analysis_modules_never_import_tensorflow():
+    import bench
+
+    modules = sorted({f"bench.{module.name}" for module in pkgutil.iter_modules(bench.__path__)} - TRAINING_MODULES)
+    assert {"bench.collect", "bench.stats", "bench.plots", "bench.report"} <= set(modules)
+    script = (
+        "import importlib, sys\n"
+        "frameworks = {'tensorflow', 'keras', 'jax', 'torch'}\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    loaded = sorted({module.split('.')[0] for module in sys.modules} & frameworks)\n"
+        "    if loaded:\n"
+        "        sys.exit(f'{name} loads {loaded}')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    finished = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
 def test_a_baseline_named_with_its_settings_stands_in_for_its_plain_name():
-    from bench.report import choose_baseline
+    from bench.analysis import choose_baseline
 
     variants = ["forward [learning_rate=0.001]", "forward [learning_rate=0.01]", "backward [learning_rate=0.001]"]
     chosen, note = choose_baseline(variants, "forward")
