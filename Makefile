@@ -11,7 +11,7 @@ EPOCHS ?= 1000
 SWEEP_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast run sweep directions merges variable-length report bench lint format clean
+.PHONY: help install test test-fast run sweep directions merges variable-length report bench ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ report: install ## report the latest sweep under outputs/multirun
 
 bench: install ## speed benchmark: reference loop vs compiled engine vs packed seeds
 	$(PY) -m bench.perf
+
+ui: install ## the MLflow UI on the default store (tracking=mlflow), at http://127.0.0.1:5000
+	$(PY) -m mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db --host 127.0.0.1 --port 5000
 
 lint: install ## ruff lint and format check
 	$(PY) -m ruff check bench tests

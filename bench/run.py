@@ -26,7 +26,7 @@ from hydra.experimental.callback import Callback  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from bench import store  # noqa: E402
+from bench import display, store, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
 
@@ -56,13 +56,20 @@ def library_versions() -> dict[str, str]:
 
 
 class Progress:
-    """Logs a progress line at most every ``every_s`` seconds and when training ends."""
+    """A progress bar on a terminal (:mod:`bench.display`); elsewhere a log line at most every ``every_s``
+    seconds and when training ends."""
 
-    def __init__(self, every_s: float, recorder: Recorder, prefix: str):
+    def __init__(self, every_s: float, recorder: Recorder, prefix: str, epochs: int):
         self.every_s, self.recorder, self.prefix = every_s, recorder, prefix
         self.started = self.last = time.perf_counter()
+        in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+        self.bar = display.job_bar(prefix.removesuffix(" | "), epochs, in_sweep)
 
     def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            train_loss, accuracy = self.recorder.latest("train", "loss"), self.recorder.latest("heldout", "accuracy")
+            self.bar.update(done, total, f"train loss {train_loss:.4f} | held-out accuracy {accuracy:.4f}")
+            return
         now = time.perf_counter()
         if now - self.last < self.every_s and done < total:
             return
@@ -78,6 +85,10 @@ class Progress:
             elapsed,
             elapsed / done * (total - done),
         )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _job_prefix() -> str:
@@ -102,6 +113,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     prefix = _job_prefix() + f"{variant} seed{'s' if len(seeds) > 1 else ''} {_span(seeds)} | "
     if not cfg.runtime.rerun and store.is_completed(folder, digest):
         log.info("%scompleted earlier with the same config, skipped (runtime.rerun=true runs it again)", prefix)
+        tracking.log_job(cfg.tracking, folder, _sweep_dir())
         return store.read_run(folder) or {}
     record: dict[str, Any] = {
         "status": store.RUNNING,
@@ -122,8 +134,9 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     trained_to_end = False
+    progress = Progress(cfg.runtime.progress_every_s, recorder, prefix, cfg.train.epochs)
     try:
-        record["device"] = train(cfg, recorder, timings, Progress(cfg.runtime.progress_every_s, recorder, prefix))
+        record["device"] = train(cfg, recorder, timings, progress)
         trained_to_end = True
         record["status"] = store.FAILED if recorder.failures else store.COMPLETED
         if recorder.failures:
@@ -139,6 +152,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
         record.update(status=store.FAILED, error=f"{type(error).__name__}: {error}")
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        progress.close()
         if record["status"] != store.RUNNING:
             # Seeds that did not diverge finished whenever training itself ran to the end.
             finished = store.COMPLETED if trained_to_end else record["status"]
@@ -159,7 +173,13 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
             store.write_results(folder, recorder.metrics(), recorder.by_length())
             store.write_run(folder, record)
     _summarise(prefix, recorder, record)
+    tracking.log_job(cfg.tracking, folder, _sweep_dir())
     return record
+
+
+def _sweep_dir() -> Path | None:
+    hydra_cfg = HydraConfig.get()
+    return Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
 
 
 def _span(seeds: list[int]) -> str:
@@ -216,6 +236,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         # SystemExit passes through Hydra's job runner untouched, so a sweep stops here with this one line.
         print(f"bench.run: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except tracking.TrackingError as error:
+        print(f"bench.run: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     failed = record.get("status") == store.FAILED
     if failed and (hydra_cfg.mode != RunMode.MULTIRUN or cfg.runtime.fail_fast):
         raise SystemExit(1)
@@ -235,6 +258,14 @@ class SweepCallback(Callback):
         total = sum(len(batch) for batch in batches)
         os.environ[JOBS_ENV] = str(total)
         sweep_dir = Path(config.hydra.sweep.dir)
+        if config.hydra.launcher._target_.endswith(".BasicLauncher"):  # jobs run in this process
+            display.start_sweep(total)
+        try:
+            tracking.start_sweep(config.tracking, sweep_dir, " ".join([*params, *config.hydra.overrides.task]))
+        except tracking.TrackingError as error:
+            display.end_sweep()
+            print(f"bench.run: {error}", file=sys.stderr)
+            raise SystemExit(1) from None
         stale = sorted(p.name for p in sweep_dir.glob("*") if p.name.isdigit() and int(p.name) >= total)
         if stale:
             log.warning(
@@ -244,6 +275,7 @@ class SweepCallback(Callback):
             )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        display.end_sweep()
         sweep_dir = Path(config.hydra.sweep.dir)
         total = int(os.environ.get(JOBS_ENV, "0"))
         failed = []
@@ -253,6 +285,11 @@ class SweepCallback(Callback):
             record = store.read_run(run_file.parent)
             if record and record.get("status") == store.FAILED:
                 failed.append(f"{run_file.parent.name} ({record.get('variant')}: {record.get('error')})")
+        try:
+            tracking.end_sweep(config.tracking, sweep_dir, failed=bool(failed))
+        except tracking.TrackingError as error:
+            print(f"bench.run: {error}", file=sys.stderr)
+            raise SystemExit(1) from None
         if failed:
             log.error("%d job(s) failed: %s", len(failed), "; ".join(failed))
             raise SystemExit(1)

@@ -7,6 +7,7 @@ the ranges and cross-field rules that a type cannot express, and names the key a
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -94,12 +95,33 @@ class RuntimeConfig:
     fail_fast: bool = False
 
 
+class OnError(Enum):
+    # a tracker that cannot log fails the job (its folder is written first)
+    fail = "fail"
+    # a tracker that cannot log warns and the job goes on
+    warn = "warn"
+
+
+@dataclass
+class TrackingConfig:
+    # log each job to MLflow: a run per job, a nested run per seed, a parent run per sweep
+    mlflow: bool = False
+    # write TensorBoard event files into each job folder, with the HParams plugin's session summary
+    tensorboard: bool = False
+    # MLflow tracking URI: the default is an SQLite file (no server); any other URI MLflow accepts works
+    uri: str = "sqlite:///outputs/mlflow.db"
+    # MLflow experiment the runs go to
+    experiment: str = "bilstm-bench"
+    on_error: OnError = OnError.fail
+
+
 @dataclass
 class BenchConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # first seed; a job with n_seeds=K trains seeds seed .. seed+K-1
     seed: int = 0
     # replicas trained side by side in one job, each exactly the run its seed would be alone
@@ -164,6 +186,13 @@ def validate(cfg: DictConfig | BenchConfig) -> None:
         "a whole number >= 0 (0: share the cores)",
     )
     _require(runtime.progress_every_s > 0, "runtime.progress_every_s", runtime.progress_every_s, "a number > 0")
+    tracking = cfg.tracking
+    _require(bool(tracking.uri.strip()), "tracking.uri", tracking.uri, "an MLflow tracking URI")
+    _require(bool(tracking.experiment.strip()), "tracking.experiment", tracking.experiment, "a non-empty name")
+    for tracker in ("mlflow", "tensorboard"):
+        if getattr(tracking, tracker):
+            installed = importlib.util.find_spec(tracker) is not None
+            _require(installed, f"tracking.{tracker}", "true", f"needs {tracker}: pip install -e '.[{tracker}]'")
 
 
 def _name(value: Any) -> str:
@@ -244,8 +273,8 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
-# Settings that change how a run executes, never what it computes.
-_EXECUTION_ONLY = ("runtime",)
+# Settings that change how a run executes or where it is logged, never what it computes.
+_EXECUTION_ONLY = ("runtime", "tracking")
 
 
 def config_hash(cfg: DictConfig) -> str:
