@@ -29,8 +29,9 @@ class _Live:
             MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
-            TextColumn("left"),
+            TextColumn("elapsed,"),
             TimeRemainingColumn(),
+            TextColumn("left"),
             console=console,
         )
         self.sweep_task: Any = None
@@ -72,6 +73,7 @@ class JobBar:
         progress.update(self.task, completed=done, total=total, status=status)
         if self.live.sweep_task is not None:
             progress.update(self.live.sweep_task, completed=self.live.jobs_done + done / total)
+        progress.refresh()
 
     def close(self) -> None:
         global _live

@@ -56,32 +56,33 @@ def library_versions() -> dict[str, str]:
 
 
 class Progress:
-    """A progress bar on a terminal (:mod:`bench.display`); elsewhere a log line at most every ``every_s``
-    seconds and when training ends."""
+    """A progress bar on a terminal (:mod:`bench.display`), redrawn at most every 0.1 s; elsewhere a log line at
+    most every ``every_s`` seconds. Both show the last values when training ends."""
 
     def __init__(self, every_s: float, recorder: Recorder, prefix: str, epochs: int):
-        self.every_s, self.recorder, self.prefix = every_s, recorder, prefix
+        self.recorder, self.prefix = recorder, prefix
         self.started = self.last = time.perf_counter()
         in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
         self.bar = display.job_bar(prefix.removesuffix(" | "), epochs, in_sweep)
+        self.every_s = 0.1 if self.bar is not None else every_s
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar is not None:
-            train_loss, accuracy = self.recorder.latest("train", "loss"), self.recorder.latest("heldout", "accuracy")
-            self.bar.update(done, total, f"train loss {train_loss:.4f} | held-out accuracy {accuracy:.4f}")
-            return
         now = time.perf_counter()
         if now - self.last < self.every_s and done < total:
             return
         self.last = now
+        train_loss, accuracy = self.recorder.latest("train", "loss"), self.recorder.latest("heldout", "accuracy")
+        if self.bar is not None:
+            self.bar.update(done, total, f"train loss {train_loss:.4f} | held-out accuracy {accuracy:.4f}")
+            return
         elapsed = now - self.started
         log.info(
             "%sepoch %d/%d | train loss %.4f | held-out accuracy %.4f | %.1f s elapsed, %.1f s left",
             self.prefix,
             done,
             total,
-            self.recorder.latest("train", "loss"),
-            self.recorder.latest("heldout", "accuracy"),
+            train_loss,
+            accuracy,
             elapsed,
             elapsed / done * (total - done),
         )

@@ -1,0 +1,58 @@
+"""Progress bars on a terminal, progress lines everywhere else."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import run_cli
+
+SMALL_SWEEP = ["-m", "model=forward,backward", "train.epochs=20", "train.eval_every=10", "data.heldout_size=64"]
+SMALL_SWEEP += ["train.jit_compile=false"]
+
+
+def run_in_terminal(*args: str, cwd) -> tuple[int, str]:
+    """Runs ``python -m bench.run args`` with a pseudo-terminal as stdout and stderr; returns (exit code, screen)."""
+    main, secondary = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "PYTHONUNBUFFERED": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.run", *args], cwd=cwd, env=env, stdout=secondary, stderr=secondary
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    return process.wait(timeout=600), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)  # without colours
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_terminal_draws_bars_for_the_sweep_and_each_job(tmp_path):
+    code, screen = run_in_terminal(*SMALL_SWEEP, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert code == 0, screen[-2000:]
+    assert "━" in screen  # rich's bar
+    assert "sweep" in screen and "2/2" in screen and "jobs" in screen
+    assert "job 2/2 | backward seed 0" in screen and "20/20" in screen and "left" in screen
+    assert "| epoch 20/20 |" not in screen  # the bar replaces the progress lines
+    assert "job 2/2 | backward seed 0 | completed" in screen  # log lines still show, above the bars
+
+
+@pytest.mark.slow
+def test_output_to_a_file_gets_progress_lines_and_no_bar(tmp_path):
+    result = run_cli(*SMALL_SWEEP, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "job 2/2 | backward seed 0 | epoch 20/20 |" in result.stdout
+    assert "━" not in result.stdout + result.stderr
+    assert "\x1b[" not in result.stdout  # no terminal control codes in a file
