@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image as PILImage
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,17 @@ def _html_text(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
 
 
+# CSS pixels per inch of a figure: its 10-point text then reads like the page's text.
+FIGURE_CSS_PER_INCH = 120
+
+
+def _display_width(path: Path) -> int:
+    """A PNG's width in CSS pixels; a figure saved at more dots per inch (plots.save) stays sharp on dense screens."""
+    with PILImage.open(path) as image:
+        dpi = image.info.get("dpi", (FIGURE_CSS_PER_INCH,))[0]
+        return round(image.width * FIGURE_CSS_PER_INCH / dpi)
+
+
 def render_html(blocks: Sequence[Block], title: str) -> str:
     """The document as one self-contained HTML page with the figures embedded as base64 PNG."""
     body = []
@@ -88,19 +100,23 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
             header = "".join(f"<th>{_html_text(cell)}</th>" for cell in block.header)
             cells = ("".join(f"<td>{_html_text(cell)}</td>" for cell in row) for row in block.rows)
             rows = "".join(f"<tr>{row}</tr>" for row in cells)
-            body.append(f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>")
+            body.append(
+                f'<div class="table"><table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>'
+            )
         else:
             encoded = base64.b64encode(block.path.read_bytes()).decode("ascii")
             body.append(
-                f'<figure><img alt="{html.escape(block.path.stem)}" src="data:image/png;base64,{encoded}">'
-                f"<figcaption>{_html_text(block.caption)}</figcaption></figure>"
+                f'<figure><img alt="{html.escape(block.path.stem)}" width="{_display_width(block.path)}"'
+                f' src="data:image/png;base64,{encoded}"><figcaption>{_html_text(block.caption)}</figcaption></figure>'
             )
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
-        "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f2f2f2}"
-        "figure{margin:1.5em 0}img{max-width:100%}figcaption{color:#555;font-size:.9em}"
-        "code{background:#f4f4f4;padding:0 .2em}"
+        # a table wider than the page scrolls in its own box; a value and its interval stay on one line
+        ".table{overflow-x:auto;margin:1em 0}table{border-collapse:collapse;font-size:.9em}"
+        "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f2f2f2}"
+        "td{white-space:nowrap;font-variant-numeric:tabular-nums}"
+        "figure{margin:1.5em 0}img{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}"
+        "code{background:#f4f4f4;padding:0 .2em;overflow-wrap:anywhere}"
     )
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

@@ -244,8 +244,11 @@ def _seeds_and_interval(
     )
 
 
-def save(figure_or_axes: Figure | Axes, path: Path, dpi: int = 120) -> Path:
+def save(figure_or_axes: Figure | Axes, path: Path, dpi: int = 200) -> Path:
     """Writes the figure (of the axes) as a PNG file and returns its path.
+
+    200 dots per inch: report.html shows a figure at 120 CSS pixels per inch, so each CSS pixel gets about 1.7 PNG
+    pixels and the text stays sharp on high-density laptop screens.
 
     The PNG carries no software version, so a figure depends only on what it shows.
     """
