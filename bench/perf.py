@@ -64,6 +64,41 @@ def measure(name: str, overrides: list[str]) -> dict:
     }
 
 
+def tracking_cost(overrides: list[str]) -> str:
+    """Seconds each tracker takes to log one finished job folder, next to the job's training time.
+
+    Tracking runs after a job has written its folder, so this is all it adds to a job; training is untouched.
+    """
+    import tempfile
+
+    from bench import store, tracking
+    from bench.schema import config_hash, to_plain, variant_name
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose("config", overrides=[*COMMON, "n_seeds=10", "tracking=[mlflow,tensorboard]", *overrides])
+    validate(cfg)
+    recorder, started = Recorder(cfg, seeds_of(cfg)), time.perf_counter()
+    train(cfg, recorder, Timings(), lambda done, total: None)
+    trained = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        job = Path(folder) / "0"
+        record = {"status": store.COMPLETED, "variant": variant_name(cfg.model), "seeds": seeds_of(cfg)}
+        record.update(config=to_plain(cfg), config_hash=config_hash(cfg), started_at="2026-01-01T00:00:00+00:00")
+        store.write_results(job, recorder.metrics(), recorder.by_length())
+        store.write_run(job, record)
+        cfg.tracking.uri = f"sqlite:///{folder}/mlflow.db"
+        tracking.start_sweep(cfg.tracking, Path(folder), "perf")  # creates the store's tables, once per store
+        seconds = {}
+        for name in tracking.enabled(cfg.tracking):
+            only = cfg.tracking.copy()
+            only.mlflow, only.tensorboard = name == "mlflow", name == "tensorboard"
+            started = time.perf_counter()
+            tracking.log_job(only, job, Path(folder))
+            seconds[name] = time.perf_counter() - started
+    logged = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
+    return f"tracking a job of {cfg.n_seeds} seeds x {cfg.train.epochs} epochs: {logged}; its training {trained:.2f} s"
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/bench/perf.csv", help="where the table is written as CSV")
@@ -89,6 +124,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
         print(table.drop(columns=["engine"]).to_string(index=False))
     print(f"written to {out}")
+    if not args.quick:
+        print(tracking_cost(extra), flush=True)
     return table
 
 
