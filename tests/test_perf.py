@@ -8,7 +8,7 @@ from bench import perf
 TINY = ["train.epochs=30", "train.eval_every=10", "data.heldout_size=32", "train.jit_compile=false"]
 
 
-def test_a_benchmark_row_accounts_for_every_seed_and_phase(monkeypatch, tmp_path):
+def test_a_benchmark_row_accounts_for_every_seed_and_phase(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(perf, "COMMON", ["model=bidirectional_concat", "seed=0"])
     monkeypatch.setattr(perf, "CASES", [("reference loop", ["engine=reference"]), ("packed, 3 seeds", ["n_seeds=3"])])
     table = perf.main(["--out", str(tmp_path / "perf.csv"), *TINY])
@@ -22,3 +22,5 @@ def test_a_benchmark_row_accounts_for_every_seed_and_phase(monkeypatch, tmp_path
     assert 0 < packed["first_epoch_s"] < packed["wall_s"]
     assert table["speedup"].iloc[0] == 1.0 and packed["speedup"] > 0
     assert (written["peak_rss_mb"] > 100).all()
+    # the cost of tracking a finished job, which is all tracking adds
+    assert "tracking a job of 10 seeds x 30 epochs: mlflow " in capsys.readouterr().out
