@@ -78,7 +78,8 @@ def log_job(settings: Any, job: Job) -> None:
         session = staging / f"seed-{seed}"
         values = _hparams(record["config"], record["variant"], int(seed))
         start = _wall_time(record.get("started_at"))
-        _write(session, [event_pb2.Event(wall_time=start, summary=hparams.hparams_pb(values, start_time_secs=start))])
+        summary = hparams.hparams_pb(values, trial_id=f"{job.folder.name}/seed-{seed}", start_time_secs=start)
+        _write(session, [event_pb2.Event(wall_time=start, summary=summary)])
         for split, split_rows in rows.groupby("split"):
             _write(session / split, _scalars(split_rows.sort_values("epoch"), wall_time))
     (staging / MARKER).write_text(json.dumps(source) + "\n", encoding="utf-8")
