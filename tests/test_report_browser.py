@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from playwright.sync_api import sync_playwright
 from result_factory import write_sweep
 
 from bench import report
@@ -29,7 +30,6 @@ def chromium() -> str:
 @pytest.mark.slow
 def test_report_html_renders_in_chromium_with_every_figure_and_table_and_no_network(tmp_path):
     browser_path = chromium()
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     sweep = tmp_path / "sweep"
     finals = {
         "forward": {0: 0.80, 1: 0.82, 2: 0.81},

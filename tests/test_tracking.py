@@ -10,15 +10,13 @@ import sqlite3
 import pandas as pd
 import pytest
 from conftest import make_config, run_cli
+from mlflow.tracking import MlflowClient
 from result_factory import write_sweep
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from bench import tracking
 from bench.schema import ConfigError, config_hash, validate
-
-mlflow = pytest.importorskip("mlflow")
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 
 @pytest.fixture(scope="module")
