@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -10,6 +11,9 @@ import sys
 
 import pytest
 from conftest import run_cli
+from rich.console import Console
+
+from bench import display
 
 SMALL_SWEEP = ["-m", "model=forward,backward", "train.epochs=20", "train.eval_every=10", "data.heldout_size=64"]
 SMALL_SWEEP += ["train.jit_compile=false"]
@@ -56,3 +60,19 @@ def test_output_to_a_file_gets_progress_lines_and_no_bar(tmp_path):
     assert "job 2/2 | backward seed 0 | epoch 20/20 |" in result.stdout
     assert "━" not in result.stdout + result.stderr
     assert "\x1b[" not in result.stdout  # no terminal control codes in a file
+
+
+def test_a_single_run_on_a_terminal_gets_its_own_bar_and_a_sweep_job_elsewhere_gets_none(monkeypatch):
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=120)
+    monkeypatch.setattr(display, "_terminal", lambda: terminal)
+    assert display.job_bar("job 1/2 | forward seed 0", 10, in_sweep=True) is None  # a worker of a parallel sweep
+    bar = display.job_bar("forward seed 0", 10, in_sweep=False)
+    bar.update(10, 10, "train loss 0.5000")
+    bar.close()
+    assert display._live is None  # the run's display ends with the run
+    shown = screen.getvalue()
+    assert "forward seed 0" in shown and "10/10" in shown and "train loss 0.5000" in shown
+
+    monkeypatch.setattr(display, "_terminal", lambda: None)  # output to a file: no bar, the caller logs lines
+    assert display.job_bar("forward seed 0", 10, in_sweep=False) is None
