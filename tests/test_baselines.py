@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.special
 
 from bench import baselines
 
@@ -61,3 +62,63 @@ class TestPositionOnlyBaseline:
     def test_bad_lengths_are_rejected(self):
         with pytest.raises(ValueError):
             baselines.position_only_accuracy(0.25, 10, 5)
+
+
+class TestTaskBaselines:
+    def test_ten_steps_exactly(self):
+        found = baselines.task_baselines(0.25, 10)
+        assert found.exact
+        assert found.position_only_accuracy == pytest.approx(1652078609 / 1857945600, rel=1e-12)
+        # with one length, knowing it adds nothing
+        assert found.position_and_length_accuracy == found.position_only_accuracy
+        assert round(found.position_only_loss, 4) == 0.2387
+        assert found.position_only_by_length.tolist() == [found.position_only_accuracy]
+
+    def test_lengths_five_to_twenty(self):
+        found = baselines.task_baselines(0.25, 5, 20)
+        assert round(found.position_only_accuracy, 5) == 0.82405
+        assert round(found.position_and_length_accuracy, 5) == 0.90665
+        assert found.position_and_length_loss < found.position_only_loss
+        # per length, the length-aware predictor is the fixed-length baseline of that length
+        for length, accuracy in zip(found.lengths, found.position_and_length_by_length, strict=True):
+            assert accuracy == pytest.approx(baselines.position_only_accuracy(0.25, int(length)))
+        # the overall figures weigh each length by its steps
+        weights = found.lengths / found.lengths.sum()
+        assert (weights * found.position_only_by_length).sum() == pytest.approx(found.position_only_accuracy)
+        assert (weights * found.position_and_length_by_length).sum() == pytest.approx(
+            found.position_and_length_accuracy
+        )
+
+    def test_losses_match_a_direct_monte_carlo(self):
+        rng = np.random.default_rng(12)
+        lengths = np.arange(4, 9)
+        drawn = rng.choice(lengths, size=200_000)
+        labels = np.cumsum(rng.random((len(drawn), 8)), axis=1) >= 0.3 * drawn[:, None]
+        real = np.arange(8) < drawn[:, None]
+
+        def entropy(p):
+            return scipy.special.entr(p) + scipy.special.entr(1 - p)
+
+        # position only: one probability per position over all lengths
+        at_position = (labels & real).sum(axis=0) / real.sum(axis=0)
+        position_only = (entropy(at_position) * real.sum(axis=0)).sum() / real.sum()
+        # position and length: one probability per (length, position)
+        total = 0.0
+        for length in lengths:
+            rows = labels[drawn == length, :length]
+            total += entropy(rows.mean(axis=0)).sum() * len(rows)
+        position_and_length = total / real.sum()
+        found = baselines.task_baselines(0.3, 4, 8)
+        assert found.position_only_loss == pytest.approx(position_only, abs=3e-3)
+        assert found.position_and_length_loss == pytest.approx(position_and_length, abs=3e-3)
+
+    def test_monte_carlo_fallback_agrees_with_the_exact_values(self):
+        exact = baselines.task_baselines(0.25, 5, 12)
+        simulated = baselines.task_baselines(0.25, 5, 12, max_exact_length=0, n_sequences=50_000, seed=3)
+        assert not simulated.exact
+        for name in ("accuracy", "loss"):
+            for who in ("position_only", "position_and_length"):
+                value = getattr(simulated, f"{who}_{name}")
+                assert value != getattr(exact, f"{who}_{name}")
+                assert value == pytest.approx(getattr(exact, f"{who}_{name}"), abs=4e-3)
+        assert simulated.position_and_length_by_length == pytest.approx(exact.position_and_length_by_length, abs=1e-2)
