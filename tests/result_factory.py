@@ -38,6 +38,21 @@ def identity(variant: str, seed: int) -> dict[str, Any]:
     }
 
 
+def outcome_rows(values: Mapping[str, Sequence[float]], metric: str = "final_accuracy") -> pd.DataFrame:
+    """Per-seed outcomes as the statistics take them: variant -> one value per seed 0, 1, ... (NaN: no such seed).
+
+    Returns:
+        Columns variant, seed and ``metric``.
+    """
+    rows = [
+        {"variant": variant, "seed": seed, metric: value}
+        for variant, per_seed in values.items()
+        for seed, value in enumerate(per_seed)
+        if not np.isnan(value)
+    ]
+    return pd.DataFrame(rows)
+
+
 def heldout_epochs(epochs: int, eval_every: int) -> list[int]:
     """Epoch 0, every eval_every epochs, and the last epoch."""
     return sorted({0, *range(eval_every, epochs + 1, eval_every), epochs})

@@ -1,94 +1,17 @@
-"""Statistics over seeds: paired comparisons, curve summaries, per-seed outcomes and per-variant summaries."""
+"""Statistics over seeds: curve summaries, per-seed outcomes, time to a level, per-variant summaries, bands."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from result_factory import curve_rows
 
 from bench import stats
+from bench.intervals import IntervalMethod, clopper_pearson, mean_interval
 
-N_BOOT = 200
-
-
-class TestPairedComparison:
-    def test_a_variant_against_itself_differs_by_exactly_zero(self):
-        values = np.random.default_rng(4).random(8)
-        result = stats.compare_paired(values, values, higher_is_better=True, n_boot=N_BOOT)
-        assert result["n_pairs"] == 8
-        assert (result["mean_difference"], result["difference_low"], result["difference_high"]) == (0, 0, 0)
-        assert (result["prob_better"], result["prob_better_low"], result["prob_better_high"]) == (
-            0.5,
-            0.5,
-            0.5,
-        )
-        assert math.isnan(result["wilcoxon_p"])
-
-    @pytest.mark.parametrize("higher_is_better", [True, False])
-    def test_better_on_every_seed_has_probability_one(self, higher_is_better):
-        baseline = np.random.default_rng(5).random(6)
-        better = baseline + (0.1 if higher_is_better else -0.1)
-        result = stats.compare_paired(better, baseline, higher_is_better=higher_is_better, n_boot=N_BOOT)
-        assert (result["prob_better"], result["prob_better_low"], result["prob_better_high"]) == (1, 1, 1)
-        worse = stats.compare_paired(baseline, better, higher_is_better=higher_is_better, n_boot=N_BOOT)
-        assert worse["prob_better"] == 0.0
-
-    def test_ties_count_half(self):
-        scores = stats.improvement_scores([0.2, 0.0, -0.1, 0.0], higher_is_better=True)
-        assert scores.tolist() == [1.0, 0.5, 0.0, 0.5]
-        assert stats.improvement_scores([0.2, 0.0], higher_is_better=False).mean() == 0.25
-
-    def test_difference_is_variant_minus_baseline(self):
-        result = stats.compare_paired([0.5, 0.7, 0.6], [0.4, 0.5, 0.3], higher_is_better=True, n_boot=N_BOOT)
-        assert result["mean_difference"] == pytest.approx(0.2)
-        assert result["difference_low"] <= 0.2 <= result["difference_high"]
-
-    def test_wilcoxon_handles_degenerate_input(self):
-        assert math.isnan(stats.wilcoxon_p_value([]))
-        assert math.isnan(stats.wilcoxon_p_value([0.3]))
-        assert math.isnan(stats.wilcoxon_p_value([0.0, 0.0, 0.0]))
-        assert 0 < stats.wilcoxon_p_value([0.0, 0.1, -0.2, 0.05]) <= 1
-
-    def test_wilcoxon_finds_a_consistent_shift(self):
-        shift = np.random.default_rng(6).normal(0.05, 0.01, size=12)
-        assert stats.wilcoxon_p_value(shift) < 0.01
-
-    def test_pairs_only_seeds_both_variants_have(self):
-        outcomes = pd.DataFrame(
-            {
-                "variant": ["forward"] * 3 + ["backward"] * 3,
-                "seed": [0, 1, 2, 1, 2, 3],
-                "final_accuracy": [0.5, 0.6, 0.7, 0.9, 0.9, 0.1],
-            }
-        )
-        paired = stats.paired_differences(outcomes, "forward", "final_accuracy")
-        assert paired["seed"].tolist() == [1, 2]
-        assert paired["difference"].tolist() == pytest.approx([0.3, 0.2])
-
-    def test_compare_to_baseline_has_one_row_per_other_variant_and_metric(self):
-        outcomes = pd.DataFrame(
-            {
-                "variant": ["forward"] * 3 + ["bidirectional-sum"] * 3 + ["backward"] * 3,
-                "seed": [0, 1, 2] * 3,
-                "final_loss": [0.5, 0.4, 0.6, 0.1, 0.2, 0.1, 0.5, 0.4, 0.6],
-                "final_accuracy": [0.8, 0.8, 0.7, 0.9, 0.95, 0.9, 0.8, 0.8, 0.7],
-            }
-        )
-        table = stats.compare_to_baseline(outcomes, "forward", n_boot=N_BOOT)
-        assert list(table.columns) == stats.COMPARISON_COLUMNS
-        assert list(zip(table["variant"], table["metric"], strict=True)) == [
-            ("backward", "final_loss"),
-            ("bidirectional-sum", "final_loss"),
-            ("backward", "final_accuracy"),
-            ("bidirectional-sum", "final_accuracy"),
-        ]
-        better = table.loc[table["variant"] == "bidirectional-sum", "prob_better"]
-        assert better.tolist() == [1.0, 1.0]
-        same = table.loc[table["variant"] == "backward"]
-        assert same["mean_difference"].tolist() == [0.0, 0.0]
+METHOD = IntervalMethod()
 
 
 class TestCurves:
@@ -100,9 +23,13 @@ class TestCurves:
         assert stats.normalised_area([3], [0.2]) == pytest.approx(0.2)
         assert math.isnan(stats.normalised_area([], []))
 
-    def test_first_epoch_reaching(self):
-        assert stats.first_epoch_reaching([0, 5, 10, 15], [0.5, 0.95, 0.9, 0.97], 0.95) == 5
-        assert math.isnan(stats.first_epoch_reaching([0, 5], [0.5, 0.9], 0.95))
+    def test_sustained_crossing_ignores_crossings_that_fall_back(self):
+        assert stats.sustained_crossing([0, 5, 10, 15], [0.5, 0.95, 0.9, 0.97], 0.95) == 15
+        assert stats.sustained_crossing([15, 0, 10, 5], [0.97, 0.5, 0.95, 0.96], 0.95) == 5
+        assert stats.sustained_crossing([0, 5], [0.96, 0.97], 0.95) == 0
+        # crossed, then ended below: never reached
+        assert math.isnan(stats.sustained_crossing([0, 5, 10], [0.5, 0.96, 0.94], 0.95))
+        assert math.isnan(stats.sustained_crossing([], [], 0.95))
 
     def test_rolling_mean_is_per_seed_and_trailing(self):
         frame = pd.DataFrame(
@@ -124,11 +51,16 @@ class TestCurves:
             30,
         ]
 
-    def test_thin_epochs_keeps_first_and_last(self):
-        frame = pd.DataFrame({"epoch": np.arange(101)})
-        kept = stats.thin_epochs(frame, 11)["epoch"].tolist()
-        assert kept == list(range(0, 101, 10))
-        assert len(stats.thin_epochs(frame, 500)) == 101
+    def test_curve_intervals_are_the_interval_of_each_epoch(self):
+        metrics = pd.concat([curve_rows("forward", seed, final_accuracy=0.8 + 0.02 * seed) for seed in range(4)])
+        heldout = metrics.loc[metrics["split"] == "heldout"]
+        bands = stats.curve_intervals(heldout, "accuracy", METHOD)
+        assert bands["epoch"].tolist() == [0, 5, 10, 15, 20] and set(bands["n"]) == {4}
+        final = mean_interval(heldout.loc[heldout["epoch"] == 20, "accuracy"], METHOD)
+        last = bands.iloc[-1]
+        assert (last["accuracy_mean"], last["accuracy_low"], last["accuracy_high"]) == pytest.approx(
+            (final.estimate, final.low, final.high)
+        )
 
 
 class TestOutcomesAndSummary:
@@ -143,30 +75,61 @@ class TestOutcomesAndSummary:
             ignore_index=True,
         )
 
-    def test_seed_outcomes_take_the_final_held_out_epoch(self):
-        outcomes = stats.seed_outcomes(self.metrics({0: (0.5, 0.8), 1: (0.5, 0.9)}), level=0.95)
-        assert outcomes["final_epoch"].tolist() == [20, 20]
-        assert outcomes["final_accuracy"].tolist() == pytest.approx([0.8, 0.9])
+    def test_final_is_the_mean_of_the_last_k_evaluations(self):
+        # held-out at epochs 0, 5, 10, 15, 20 on a line from 0.5 to 0.9: 0.7, 0.8, 0.9 at the last three
+        metrics = self.metrics({0: (0.5, 0.9), 1: (0.5, 0.8)})
+        outcomes = stats.seed_outcomes(metrics, level=0.95)
+        assert outcomes["final_accuracy"].tolist() == pytest.approx([0.8, 0.725])
+        assert outcomes[["final_from", "final_epoch"]].values.tolist() == [[10, 20], [10, 20]]
+        last_only = stats.seed_outcomes(metrics, level=0.95, last_k=1)
+        assert last_only["final_accuracy"].tolist() == pytest.approx([0.9, 0.8])
+        assert last_only["final_from"].tolist() == [20, 20]
         # straight loss line from 0.7 to 0.3: mean height 0.5
         assert outcomes["auc_loss"].tolist() == pytest.approx([0.5, 0.5])
 
-    def test_epochs_to_level_counts_seeds_that_never_reach_it(self):
-        # evaluated at epochs 0, 5, 10, 15, 20: 0.55 -> 1.0 first reaches 0.95 at 20 (0.8875 at 15);
-        # 0.9 -> 0.98 at 15 (0.94 at 10, 0.96 at 15); the last two never do
+    def test_epochs_to_level_is_a_sustained_crossing_per_seed(self):
+        # evaluated at epochs 0, 5, 10, 15, 20: 0.55 -> 1.0 stays above 0.95 from 20 (0.8875 at 15);
+        # 0.9 -> 0.98 from 15 (0.94 at 10, 0.96 at 15); the last two never reach it
         accuracy = {0: (0.55, 1.0), 1: (0.9, 0.98), 2: (0.55, 0.9), 3: (0.55, 0.8)}
         outcomes = stats.seed_outcomes(self.metrics(accuracy), level=0.95)
         assert outcomes["epochs_to_level"].tolist()[:2] == [20, 15]
-        summary = stats.summarize_variants(outcomes, n_boot=N_BOOT)
-        row = summary.iloc[0]
-        assert (row["n_seeds"], row["n_reached"], row["n_never_reached"]) == (4, 2, 2)
-        assert row["epochs_to_level_mean"] == 17.5
-        assert row["epochs_to_level_low"] <= 17.5 <= row["epochs_to_level_high"]
+        assert outcomes["epochs_to_level"].isna().tolist() == [False, False, True, True]
 
-    def test_no_seed_reaching_the_level_gives_nan_not_an_error(self):
-        outcomes = stats.seed_outcomes(self.metrics({0: (0.5, 0.6), 1: (0.5, 0.94)}), 0.95)
-        summary = stats.summarize_variants(outcomes, n_boot=N_BOOT)
-        assert summary.loc[0, "n_never_reached"] == 2
-        assert math.isnan(summary.loc[0, "epochs_to_level_mean"])
+    def test_time_to_level_is_a_kaplan_meier_median_with_censored_seeds(self):
+        times = [300, 400, 500, 600, 700, 800] + [math.nan] * 4
+        row = stats.time_to_level(times, [1000] * 10, 0.95)
+        assert (row["n_reached"], row["reached_share"]) == (6, 0.6)
+        assert (row["reached_low"], row["reached_high"]) == pytest.approx(clopper_pearson(6, 10))
+        # half the seeds have reached it at 700; the order-statistic interval of n = 10 is [2nd, 9th]
+        assert (row["median_epochs"], row["median_low"], row["median_high"]) == (700, 400, math.inf)
+
+    def test_a_few_early_seeds_do_not_make_a_median(self):
+        # three of ten seeds reach the level early: the mean of those three would say 400, the median says never
+        row = stats.time_to_level([300, 400, 500] + [math.nan] * 7, [1000] * 10, 0.95)
+        assert math.isnan(row["median_epochs"]) and row["reached_share"] == 0.3
+        # yet three early seeds of ten leave a median as early as the second of them possible
+        assert (row["median_low"], row["median_high"]) == (400, math.inf)
+
+    def test_no_seed_reaching_the_level_is_not_reached_not_an_error(self):
+        row = stats.time_to_level([math.nan] * 4, [20] * 4, 0.95)
+        assert row["n_reached"] == 0 and math.isnan(row["median_epochs"]) and row["median_high"] == math.inf
+        assert (row["reached_low"], row["reached_high"]) == pytest.approx(clopper_pearson(0, 4))
+
+    def test_every_seed_reaching_at_once(self):
+        row = stats.time_to_level([300.0] * 10, [1000] * 10, 0.95)
+        assert (row["median_epochs"], row["median_low"], row["median_high"]) == (300, 300, 300)
+
+    def test_summary_has_intervals_and_time_to_level(self):
+        accuracy = {0: (0.55, 1.0), 1: (0.9, 0.98), 2: (0.55, 0.9), 3: (0.55, 0.8)}
+        outcomes = stats.seed_outcomes(self.metrics(accuracy), level=0.95)
+        row = stats.summarize_variants(outcomes, METHOD).iloc[0]
+        expected = mean_interval(outcomes["final_accuracy"], METHOD)
+        assert (row["final_accuracy_mean"], row["final_accuracy_low"], row["final_accuracy_high"]) == pytest.approx(
+            (expected.estimate, expected.low, expected.high)
+        )
+        assert (row["n_seeds"], row["n_reached"], row["final_from"], row["final_epoch"]) == (4, 2, 10, 20)
+        # two of four reached, at 15 and 20: the median is the first epoch by which half have reached it
+        assert row["median_epochs"] == 20
 
     def test_summary_orders_known_variants_first(self):
         outcomes = pd.concat(
@@ -175,5 +138,5 @@ class TestOutcomesAndSummary:
                 for v in ("zeta", "bidirectional-sum", "forward", "alpha")
             ]
         )
-        summary = stats.summarize_variants(outcomes, n_boot=N_BOOT)
+        summary = stats.summarize_variants(outcomes, METHOD)
         assert summary["variant"].tolist() == ["forward", "bidirectional-sum", "alpha", "zeta"]
