@@ -1,8 +1,9 @@
 """The analysis behind a report: every table, computed once from the collected runs.
 
-:func:`analyse` turns a :class:`bench.collect.Collection` into an :class:`Analysis`: per-seed outcomes,
-per-variant summaries, comparisons with the baseline, the data settings with their position-only baseline, and
-accuracy by sequence length. Figures (:mod:`bench.figures`) and the document (:mod:`bench.sections`) only read it.
+:func:`analyse` turns a :class:`bench.collect.Collection` into an :class:`Analysis`: per-seed outcomes, per-row
+summaries, every pairwise comparison (primary and secondary metric), the ranking, the comparisons with the
+baseline row, the data settings with the task's baselines, and accuracy by sequence length. Figures
+(:mod:`bench.figures`), findings (:mod:`bench.findings`) and the document (:mod:`bench.sections`) only read it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench import stats
-from bench.baselines import position_only_accuracy
+from bench import pairwise, stats
+from bench.baselines import task_baselines
 from bench.collect import Collection
 from bench.document import format_distinct
-from bench.intervals import N_BOOT
+from bench.intervals import N_BOOT, IntervalMethod, T
+from bench.ranking import Ranking, rank_rows
 from bench.schema import variant_order
 
 
@@ -30,6 +32,13 @@ class Options:
     window: int = 25
     n_boot: int = N_BOOT
     seed: int = 0
+    interval: str = T
+    last_k: int = stats.LAST_K
+
+    @property
+    def method(self) -> IntervalMethod:
+        """How intervals of means are made."""
+        return IntervalMethod(self.interval, n_boot=self.n_boot, seed=self.seed)
 
 
 def _lengths_label(min_length: int, max_length: int | None) -> str:
@@ -40,22 +49,29 @@ def _lengths_label(min_length: int, max_length: int | None) -> str:
     )
 
 
-def data_settings(runs: pd.DataFrame) -> pd.DataFrame:
-    """The distinct data settings of the used runs, each with its position-only baseline accuracy.
+BASELINE_COLUMNS = ("position_only", "position_and_length", "position_only_loss", "position_and_length_loss")
+
+
+def data_settings(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The distinct data settings of the used runs, each with the task's baselines (:mod:`bench.baselines`).
 
     Args:
         runs: :attr:`bench.collect.Collection.runs`.
 
     Returns:
-        One row per setting: min_length, max_length, lengths (as text), threshold, heldout_size,
-        variants (text), label (for figure legends), position_only (NaN when a setting is unknown).
+        (settings, per length): settings has one row per setting: min_length, max_length, lengths (as text),
+        threshold, heldout_size, variants (text), label (for figure legends), position_only,
+        position_and_length (accuracies), position_only_loss, position_and_length_loss (nats), exact (False for
+        a Monte Carlo estimate); the baselines are NaN when a setting is unknown. Per length has columns
+        lengths, length, position_only, position_and_length: each predictor's accuracy on the sequences of one
+        length.
     """
     used = runs.loc[runs["n_seeds_used"] > 0].copy()
     # variable lengths come from min_timesteps/max_timesteps; a config without them has fixed n_timesteps
     has_range = used["min_timesteps"].notna() & used["max_timesteps"].notna()
     used["min_length"] = used["min_timesteps"].where(has_range, used["n_timesteps"])
     used["max_length"] = used["max_timesteps"].where(has_range, used["n_timesteps"])
-    rows = []
+    rows, per_length = [], []
     for (min_length, max_length, threshold), group in used.groupby(
         ["min_length", "max_length", "threshold"], dropna=False, sort=True
     ):
@@ -67,19 +83,37 @@ def data_settings(runs: pd.DataFrame) -> pd.DataFrame:
             "heldout_size": format_distinct(group["heldout_size"]),
             "variants": ", ".join(variant_order(group["variant"].dropna())),
             "label": "",
-            "position_only": math.nan,
+            **dict.fromkeys(BASELINE_COLUMNS, math.nan),
+            "exact": True,
         }
         if not any(pd.isna(value) for value in (min_length, max_length, threshold)):
             low, high = int(min_length), int(max_length)
+            lengths = _lengths_label(low, high)
+            found = task_baselines(float(threshold), low, high)
             row.update(
                 min_length=low,
                 max_length=high,
-                lengths=_lengths_label(low, high),
-                label=f"position-only ({_lengths_label(low, high)}, threshold {threshold:g})",
-                position_only=position_only_accuracy(float(threshold), low, high),
+                lengths=lengths,
+                label=f"{lengths}, threshold {threshold:g}",
+                position_only=found.position_only_accuracy,
+                position_and_length=found.position_and_length_accuracy,
+                position_only_loss=found.position_only_loss,
+                position_and_length_loss=found.position_and_length_loss,
+                exact=found.exact,
+            )
+            per_length.append(
+                pd.DataFrame(
+                    {
+                        "lengths": lengths,
+                        "length": found.lengths,
+                        "position_only": found.position_only_by_length,
+                        "position_and_length": found.position_and_length_by_length,
+                    }
+                )
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["lengths", "length", "position_only", "position_and_length"]
+    return pd.DataFrame(rows), pd.concat(per_length, ignore_index=True) if per_length else pd.DataFrame(columns=columns)
 
 
 def choose_baseline(variants: Sequence[str], wanted: str) -> tuple[str, str | None]:
@@ -105,9 +139,12 @@ class Analysis:
     Attributes:
         outcomes: per-seed outcomes (:func:`bench.stats.seed_outcomes`).
         summary: one row per variant (:func:`bench.stats.summarize_variants`).
+        pairs: metric -> every pair of rows on it (:func:`bench.pairwise.pairwise_comparisons`), the primary
+            metric first; each metric's pairs are one Holm family.
+        ranking: the rows ranked on the primary metric (:func:`bench.ranking.rank_rows`).
         baseline: the variant compared against; baseline_note says why when it is not the one asked for.
-        comparisons: :func:`bench.stats.compare_to_baseline` rows.
-        settings: :func:`data_settings` rows.
+        comparisons: every other row minus the baseline row, both metrics (:func:`bench.pairwise.against`).
+        settings, length_baselines: :func:`data_settings`.
         by_length: :func:`bench.stats.accuracy_by_length` rows, empty unless there are several lengths.
     """
 
@@ -115,28 +152,46 @@ class Analysis:
     options: Options
     outcomes: pd.DataFrame
     summary: pd.DataFrame
+    pairs: dict[str, pd.DataFrame]
+    ranking: Ranking
     baseline: str
     baseline_note: str | None
     comparisons: pd.DataFrame
     settings: pd.DataFrame
+    length_baselines: pd.DataFrame
     by_length: pd.DataFrame
+
+    @property
+    def method(self) -> IntervalMethod:
+        return self.options.method
+
+    @property
+    def primary(self) -> pd.DataFrame:
+        """The pairs on the primary metric."""
+        return self.pairs[pairwise.PRIMARY]
 
 
 def analyse(collection: Collection, options: Options) -> Analysis:
     """Computes every table of the report from the usable runs (see :mod:`bench.stats`)."""
-    boot = {"n_boot": options.n_boot, "seed": options.seed}
-    outcomes = stats.seed_outcomes(collection.metrics, options.level)
+    method = options.method
+    outcomes = stats.seed_outcomes(collection.metrics, options.level, options.last_k)
     baseline, baseline_note = choose_baseline(variant_order(outcomes["variant"]), options.baseline)
+    pairs = {metric: pairwise.pairwise_comparisons(outcomes, metric, method) for metric in pairwise.METRICS}
+    comparisons = pd.concat([pairwise.against(table, baseline) for table in pairs.values()], ignore_index=True)
     by_length = collection.by_length
     many_lengths = not by_length.empty and by_length["length"].nunique() > 1
+    settings, length_baselines = data_settings(collection.runs)
     return Analysis(
         collection=collection,
         options=options,
         outcomes=outcomes,
-        summary=stats.summarize_variants(outcomes, **boot),
+        summary=stats.summarize_variants(outcomes, method),
+        pairs=pairs,
+        ranking=rank_rows(outcomes, pairs[pairwise.PRIMARY], pairwise.PRIMARY, method),
         baseline=baseline,
         baseline_note=baseline_note,
-        comparisons=stats.compare_to_baseline(outcomes, baseline, **boot),
-        settings=data_settings(collection.runs),
-        by_length=stats.accuracy_by_length(by_length, **boot) if many_lengths else pd.DataFrame(),
+        comparisons=comparisons,
+        settings=settings,
+        length_baselines=length_baselines,
+        by_length=stats.accuracy_by_length(by_length, method) if many_lengths else pd.DataFrame(),
     )

@@ -140,6 +140,11 @@ def format_p_value(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{value:.3g}"
 
 
+def format_epochs(first: int, last: int) -> str:
+    """An epoch range: ``epochs 900-1000``, or ``epoch 20`` when it is one epoch."""
+    return f"epoch {last}" if first == last else f"epochs {first}-{last}"
+
+
 def format_seeds(seeds: Iterable[int]) -> str:
     """Seeds as compact ranges, e.g. ``0-3, 7``."""
     ordered = sorted(set(int(seed) for seed in seeds))

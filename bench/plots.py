@@ -1,106 +1,82 @@
-"""Figures of a report, drawn with seaborn's function interface on Agg-rendered matplotlib figures.
+"""Figures of a report, drawn on Agg-rendered matplotlib figures from tables the statistics modules computed.
 
-Each plot function takes tidy data and an optional ``ax``; without one it makes a new figure. Intervals are
-seaborn's bootstrap intervals over seeds (``errorbar=("ci", 95)``) with an explicit ``n_boot`` and ``seed``,
-so a figure is the same every time it is drawn from the same data. Figures are made without pyplot, so
-drawing them changes no global matplotlib state and needs no display.
+Every mean and interval a figure shows is read from a table (curve bands from :func:`bench.stats.curve_intervals`,
+per-row intervals from the summary, pairwise cells from :mod:`bench.pairwise`), so a figure shows exactly the
+intervals of the tables and drawing it resamples nothing. Lines and bands are plain matplotlib for that reason;
+seaborn draws the per-seed points. Figures are made without pyplot, so drawing them
+changes no global matplotlib state and needs no display. Each row keeps its :mod:`bench.palette` style.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bench.schema import VARIANTS, base_variant, variant_order
+from bench.palette import Style
 
-ERRORBAR = ("ci", 95)
-Colour = tuple[float, float, float]
-# label -> accuracy of a reference predictor, drawn as a dashed horizontal line
+# label -> value of a reference predictor, drawn as a grey horizontal line
 References = Mapping[str, float]
+LAYOUT = "constrained"
+REFERENCE_STYLES = ("--", ":", "-.", (0, (1, 3)))
 
 
-def variant_palette(variants: Iterable[str]) -> dict[str, Colour]:
-    """A fixed colour per variant: the known variants always get the same colorblind-safe colours.
-
-    A known model named with its settings ("forward [learning_rate=0.01]") gets a shade of its model's colour,
-    from dark to light in report order; other variants get the remaining colours in alphabetical order.
-
-    Args:
-        variants: the variant names to colour.
-
-    Returns:
-        variant name -> RGB colour.
-    """
-    colours = sns.color_palette("colorblind", 10)
-    spare = colours[len(VARIANTS) :] + sns.color_palette("dark", 10)
-    palette = dict(zip(VARIANTS, colours, strict=False))
-    ordered = variant_order(variants)
-    shades: dict[str, list[str]] = {}
-    for name in ordered:
-        model = base_variant(name)
-        if name not in palette and model in palette:
-            shades.setdefault(model, []).append(name)
-    for model, names in shades.items():
-        base = palette[model]
-        darker = tuple(0.55 * channel for channel in base)
-        lighter = tuple(channel + 0.55 * (1 - channel) for channel in base)
-        tones = [base] if len(names) == 1 else sns.blend_palette([darker, base, lighter], len(names))
-        palette.update({name: tuple(tone) for name, tone in zip(names, tones, strict=True)})
-    unknown = sorted(set(variants) - set(palette))
-    palette.update({name: spare[index % len(spare)] for index, name in enumerate(unknown)})
-    return {name: palette[name] for name in ordered}
-
-
-def new_axes(width: float = 7.5, height: float = 4.5, ncols: int = 1) -> list[Axes]:
-    """Axes on a new Agg figure of the given size in inches, ``ncols`` side by side."""
-    figure = Figure(figsize=(width, height))
+def new_axes(width: float = 7.5, height: float = 4.5, ncols: int = 1, **options) -> list[Axes]:
+    """Axes on a new Agg figure of the given size in inches, ``ncols`` side by side (options to subplots)."""
+    figure = Figure(figsize=(width, height), layout=LAYOUT)
     FigureCanvasAgg(figure)
-    return list(figure.subplots(1, ncols, squeeze=False)[0])
+    return list(figure.subplots(1, ncols, squeeze=False, **options)[0])
 
 
 def _axes(ax: Axes | None) -> Axes:
     return ax if ax is not None else new_axes()[0]
 
 
-def _draw_references(ax: Axes, references: References, horizontal: bool = True) -> None:
-    styles = ("--", ":", "-.")
+def draw_references(ax: Axes, references: References, horizontal: bool = True) -> None:
+    """Grey reference lines, one line style each, labelled for the legend."""
     for index, (label, value) in enumerate(references.items()):
         draw = ax.axhline if horizontal else ax.axvline
-        draw(value, color="0.35", linestyle=styles[index % len(styles)], linewidth=1.2, label=label, zorder=0)
+        style = REFERENCE_STYLES[index % len(REFERENCE_STYLES)]
+        draw(value, color="0.4", linestyle=style, linewidth=1.2, label=label, zorder=0)
 
 
-def _legend_outside(ax: Axes, title: str | None = "variant") -> None:
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+def legend_outside(ax: Axes, title: str | None = "variant", sources: Sequence[Axes] = ()) -> None:
+    """The legend of the labelled artists of ``ax`` (or of all ``sources``, each label once) to its right."""
+    entries: dict[str, object] = {}
+    for source in sources or (ax,):
+        handles, labels = source.get_legend_handles_labels()
+        for handle, label in zip(handles, labels, strict=True):
+            entries.setdefault(label, handle)
+    if entries:
+        ax.legend(
+            list(entries.values()), list(entries), title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+        )  # fmt: skip
 
 
 def plot_curves(
-    data: pd.DataFrame,
+    bands: pd.DataFrame,
     y: str,
     *,
-    palette: Mapping[str, Colour],
-    n_boot: int,
-    seed: int,
+    styles: Mapping[str, Style],
     x: str = "epoch",
     references: References | None = None,
     ylabel: str | None = None,
     title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """One line per variant: the mean over seeds of ``y`` against ``x``, with a 95% bootstrap band over seeds.
+    """One line per row: the mean of ``y`` against ``x`` with its interval as a band.
 
     Args:
-        data: tidy rows with columns variant, ``x`` and ``y``, one row per (variant, seed, x).
-        y: the column to draw, e.g. loss.
-        palette: variant -> colour (see :func:`variant_palette`).
-        n_boot, seed: bootstrap resamples and seed of the bands.
+        bands: :func:`bench.stats.curve_intervals` rows: variant, ``x``, <y>_mean, <y>_low, <y>_high.
+        y: the value drawn, e.g. loss.
+        styles: variant -> :class:`bench.palette.Style`, in legend order.
         x: the column on the horizontal axis (epoch or length).
         references: label -> value of horizontal reference lines.
         ylabel, title: axis label (default ``y``) and title.
@@ -110,138 +86,128 @@ def plot_curves(
         The axes.
     """
     ax = _axes(ax)
-    sns.lineplot(
-        data=data,
-        x=x,
-        y=y,
-        hue="variant",
-        hue_order=[name for name in palette if name in set(data["variant"])],
-        palette=dict(palette),
-        errorbar=ERRORBAR,
-        n_boot=n_boot,
-        seed=seed,
-        marker="o" if data[x].nunique() <= 30 else None,
-        markersize=4,
-        ax=ax,
-    )
-    _draw_references(ax, references or {})
+    for variant, style in styles.items():
+        rows = bands.loc[bands["variant"] == variant]
+        if rows.empty:
+            continue
+        along = rows[x].to_numpy()
+        ax.fill_between(along, rows[f"{y}_low"], rows[f"{y}_high"], color=style.colour, alpha=0.2, linewidth=0)
+        ax.plot(
+            along,
+            rows[f"{y}_mean"],
+            color=style.colour,
+            linestyle=style.linestyle,
+            marker=style.marker,
+            markevery=max(1, len(rows) // 20),
+            markersize=4,
+            linewidth=1.6,
+            label=variant,
+        )
+    draw_references(ax, references or {})
     ax.set(xlabel=x, ylabel=ylabel or y, title=title)
-    _legend_outside(ax)
     return ax
 
 
-def plot_final_accuracy(
-    outcomes: pd.DataFrame,
+def plot_seeds_and_intervals(
+    seeds: pd.DataFrame,
+    intervals: pd.DataFrame,
+    value: str,
     *,
-    palette: Mapping[str, Colour],
-    n_boot: int,
-    seed: int,
-    references: References | None = None,
-    title: str | None = None,
+    styles: Mapping[str, Style],
+    horizontal: bool = False,
     ax: Axes | None = None,
 ) -> Axes:
-    """Final held-out accuracy per variant: each seed as a point, plus the mean and its 95% interval.
+    """Per row, every seed as a point in the row's colour, and the mean with its interval as a black diamond and bar.
 
     Args:
-        outcomes: rows with columns variant and final_accuracy, one per seed.
-        palette: variant -> colour.
-        n_boot, seed: bootstrap resamples and seed of the intervals.
-        references: label -> value of horizontal reference lines.
-        title: axes title.
+        seeds: rows with columns variant and ``value``, one per seed.
+        intervals: one row per variant with columns variant, mean, low, high (from a table of the report).
+        value: the per-seed column.
+        styles: variant -> style, in drawing order.
+        horizontal: rows along the vertical axis (values along the horizontal one).
         ax: where to draw; a new figure when None.
 
     Returns:
         The axes.
     """
     ax = _axes(ax)
-    order = [name for name in palette if name in set(outcomes["variant"])]
-    _seeds_and_interval(
-        ax,
-        outcomes,
-        x="variant",
-        y="final_accuracy",
-        order=order,
-        palette=palette,
-        n_boot=n_boot,
-        seed=seed,
-        interval_colour="black",
-    )
-    _draw_references(ax, references or {})
-    ax.set(xlabel="", ylabel="final held-out accuracy", title=title)
+    order = [name for name in styles if name in set(seeds["variant"])]
+    palette = {name: styles[name].colour for name in order}
+    where = {"x": value, "y": "variant"} if horizontal else {"x": "variant", "y": value}
+    sns.stripplot(
+        data=seeds, **where, order=order, hue="variant", hue_order=order, palette=palette, legend=False,
+        jitter=0.2, alpha=0.7, ax=ax,
+    )  # fmt: skip
+    drawn = intervals.set_index("variant").reindex(order)
+    positions = np.arange(len(order))
+    mean = drawn["mean"].to_numpy()
+    error = np.abs(np.stack([mean - drawn["low"].to_numpy(), drawn["high"].to_numpy() - mean]))
+    bars = {"fmt": "D", "color": "black", "markersize": 5, "capsize": 4, "elinewidth": 1.5, "zorder": 3}
+    if horizontal:
+        ax.errorbar(mean, positions, xerr=error, **bars)
+    else:
+        ax.errorbar(positions, mean, yerr=error, **bars)
+    return ax
+
+
+def tilt_labels(ax: Axes) -> None:
+    """Category labels on the horizontal axis turned by 30 degrees, right-aligned under their tick."""
     ax.tick_params(axis="x", labelrotation=30)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
-    _legend_outside(ax, title=None)
-    return ax
 
 
-def plot_paired_differences(
-    differences: pd.DataFrame,
-    *,
-    palette: Mapping[str, Colour],
-    n_boot: int,
-    seed: int,
-    xlabel: str,
-    title: str | None = None,
-    ax: Axes | None = None,
+def _signed(value: float, digits: int) -> str:
+    return "n/a" if pd.isna(value) else f"{value:+.{digits}f}"
+
+
+def plot_pairwise_matrix(
+    cells: pd.DataFrame, order: Sequence[str], *, alpha: float, digits: int = 4, ax: Axes | None = None
 ) -> Axes:
-    """Per variant, its per-seed differences from the baseline as points and their mean with a 95% interval.
-
-    Drawn from the same per-seed differences, in the same order, with the same ``n_boot`` and ``seed`` as
-    :func:`bench.stats.compare_to_baseline`, so the intervals match the comparison table.
+    """Every pair of rows as a cell: row minus column, with its interval and the row's win rate.
 
     Args:
-        differences: :func:`bench.stats.paired_differences` rows (variant, seed, difference).
-        palette: variant -> colour.
-        n_boot, seed: bootstrap resamples and seed of the intervals.
-        xlabel: what the difference is of, e.g. "final held-out loss, variant - forward".
-        title: axes title.
+        cells: comparisons in both orientations (:func:`bench.pairwise.both_ways`): variant, other,
+            mean_difference, difference_low, difference_high, win_rate, p_holm.
+        order: the rows and columns, in order.
+        alpha: cells with a Holm-adjusted p below it are drawn in bold and starred.
+        digits: decimals of the differences.
         ax: where to draw; a new figure when None.
 
     Returns:
         The axes.
     """
-    ax = _axes(ax)
-    order = [name for name in palette if name in set(differences["variant"])]
-    _seeds_and_interval(
-        ax, differences, x="difference", y="variant", order=order, palette=palette, n_boot=n_boot, seed=seed
-    )
-    ax.axvline(0.0, color="0.35", linewidth=1.0, zorder=0)
-    ax.set(xlabel=xlabel, ylabel="", title=title)
+    ax = ax if ax is not None else new_axes(width=1.45 * len(order) + 3, height=1.0 * len(order) + 1.5)[0]
+    table = cells.set_index(["variant", "other"])
+    difference = np.full((len(order), len(order)), np.nan)
+    text = np.full(difference.shape, "", dtype=object)
+    for i, row in enumerate(order):
+        for j, column in enumerate(order):
+            if (row, column) not in table.index:
+                continue
+            cell = table.loc[(row, column)]
+            difference[i, j] = cell["mean_difference"]
+            star = "*" if cell["p_holm"] < alpha else ""
+            interval = f"[{_signed(cell['difference_low'], digits)}, {_signed(cell['difference_high'], digits)}]"
+            text[i, j] = f"{_signed(cell['mean_difference'], digits)}{star}\n{interval}\nwins {cell['win_rate']:.2f}"
+    limit = np.nanmax(np.abs(difference)) if np.isfinite(difference).any() else 1.0
+    image = ax.imshow(np.ma.masked_invalid(difference), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    colours = image.cmap(image.norm(np.nan_to_num(difference)))
+    for (i, j), label in np.ndenumerate(text):
+        # white text where the cell is dark
+        dark = np.dot(colours[i, j, :3], (0.299, 0.587, 0.114)) < 0.5
+        weight = "bold" if "*" in label else "normal"
+        cell = ax.text(j, i, label, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+        # inside the axes: leaving the cells out of layout and tight-box measuring saves most of the drawing time
+        cell.set(weight=weight, in_layout=False)
+    ax.figure.colorbar(image, ax=ax, label="mean paired difference (row - column)")
+    ax.set_xticks(range(len(order)), order)
+    ax.set_yticks(range(len(order)), order)
+    ax.set(xlabel="column", ylabel="row")
+    ax.tick_params(length=0)
+    ax.spines[:].set_visible(False)
+    tilt_labels(ax)
     return ax
-
-
-def _seeds_and_interval(
-    ax: Axes,
-    data: pd.DataFrame,
-    *,
-    x: str,
-    y: str,
-    order: list[str],
-    palette: Mapping[str, Colour],
-    n_boot: int,
-    seed: int,
-    interval_colour: str | None = None,
-) -> None:
-    """Every seed as a point in its variant's colour, and the mean with its 95% bootstrap interval.
-
-    The interval is drawn in ``interval_colour``, or in each variant's colour when None.
-    """
-    common = {"data": data, "x": x, "y": y, "order": order, "ax": ax}
-    colours = {"hue": "variant", "hue_order": order, "palette": dict(palette), "legend": False}
-    sns.stripplot(**common, **colours, jitter=0.2, alpha=0.7)
-    sns.pointplot(
-        **common,
-        **({"color": interval_colour} if interval_colour else colours),
-        errorbar=ERRORBAR,
-        n_boot=n_boot,
-        seed=seed,
-        linestyle="none",
-        markers="D",
-        markersize=5,
-        capsize=0.25,
-        err_kws={"linewidth": 1.5},
-    )
 
 
 def save(figure_or_axes: Figure | Axes, path: Path, dpi: int = 200) -> Path:

@@ -6,8 +6,9 @@ writes to SWEEP_DIR/report/ (the first sweep's, or --out DIR):
 - results.csv: every row of every readable metrics.csv, plus run_dir (usable or not; runs.csv and
   problems.csv say which seeds were used);
 - runs.csv (one row per job folder), seeds.csv (per-seed outcomes), problems.csv (left-out jobs and seeds);
-- summary.csv (one row per variant), comparisons.csv (each variant against the baseline, paired by seed),
-  by_length.csv (when the held-out set has more than one sequence length);
+- summary.csv (one row per variant), pairwise.csv (every pair of variants on final held-out accuracy and loss,
+  paired by seed), comparisons.csv (the pairs with the baseline variant, as variant minus baseline),
+  ranking.csv, by_length.csv (when the held-out set has more than one sequence length);
 - PNG figures, report.md, and report.html (the same content with the figures embedded).
 
 Exit status 0 on success, 2 with one line on stderr when there is nothing to report.
@@ -18,20 +19,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from bench import plots
 from bench.analysis import Options, analyse
 from bench.collect import collect
 from bench.document import Image, render_html, render_markdown
 from bench.figures import FIGURE_NAMES, figure_specs
+from bench.intervals import METHODS
 from bench.sections import build_document
 from bench.sweeps import find_latest_sweep
 
 PROG = "bench.report"
 DEFAULT_ROOT = Path("outputs/multirun")
 REPORT_DIR = "report"
+# a 95% bootstrap-t bound is the 2.5% order statistic: it needs at least 40 resamples to exist
+MIN_RESAMPLES = 40
 
 log = logging.getLogger(PROG)
 
@@ -67,7 +73,9 @@ def write_report(sweep_dirs: Sequence[Path], out_dir: Path, options: Options) ->
         "problems.csv": collection.problems,
         "seeds.csv": analysis.outcomes,
         "summary.csv": analysis.summary,
+        "pairwise.csv": pd.concat(analysis.pairs.values(), ignore_index=True),
         "comparisons.csv": analysis.comparisons,
+        "ranking.csv": analysis.ranking.table,
     }
     if not analysis.by_length.empty:
         tables["by_length.csv"] = analysis.by_length
@@ -99,18 +107,17 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text}")
+        return value
 
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
-    return value
+    return parse
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -127,13 +134,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     options = (
         ("--baseline", str, "VARIANT", defaults.baseline, "variant the others are compared against"),
         ("--level", _fraction, "ACCURACY", defaults.level, "held-out accuracy for epochs-to-level"),
-        ("--window", _positive, "N", defaults.window, "epochs in the training-curve rolling mean"),
-        ("--n-boot", _positive, "N", defaults.n_boot, "bootstrap resamples"),
-        ("--seed", _non_negative, "N", defaults.seed, "bootstrap seed"),
+        ("--window", _whole_number(1), "N", defaults.window, "epochs in the training-curve rolling mean"),
+        ("--last-k", _whole_number(1), "K", defaults.last_k, "final = mean of the last K held-out evaluations"),
+        (
+            "--n-boot",
+            _whole_number(MIN_RESAMPLES),
+            "N",
+            defaults.n_boot,
+            "bootstrap resamples (ranking, bootstrap-t intervals)",
+        ),
+        ("--seed", _whole_number(0), "N", defaults.seed, "bootstrap seed"),
     )
     for flag, kind, metavar, default, text in options:
         described = f"{text} (default: {default})"
         parser.add_argument(flag, type=kind, metavar=metavar, default=default, help=described)
+    parser.add_argument(
+        "--interval",
+        choices=METHODS,
+        default=defaults.interval,
+        help=f"interval of means and paired differences (default: {defaults.interval})",
+    )
     return parser.parse_args(argv)
 
 
@@ -141,7 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: warning: %(message)s", stream=sys.stderr)
-    options = Options(args.baseline, args.level, args.window, args.n_boot, args.seed)
+    options = Options(
+        baseline=args.baseline,
+        level=args.level,
+        window=args.window,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        interval=args.interval,
+        last_k=args.last_k,
+    )
     try:
         sweep_dirs = args.sweep_dirs or [find_latest_sweep(DEFAULT_ROOT)]
         if sweep_dirs[0] is None:

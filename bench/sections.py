@@ -1,12 +1,14 @@
-"""The sections of a report: what was run, problems, summary, comparison, by-length results, figures.
+"""The report's document: its order, and the sections on what was run, the data with its baselines, and problems.
 
-:func:`build_document` turns an :class:`bench.analysis.Analysis` into the blocks of :mod:`bench.document`; every
-number in them comes from the analysis's tables.
+:func:`build_document` turns an :class:`bench.analysis.Analysis` into the blocks of :mod:`bench.document`: the
+findings and result tables (:mod:`bench.result_sections`), the figures, then what was run. Every number in them
+comes from the analysis's tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +22,14 @@ from bench.document import (
     Paragraph,
     Table,
     format_distinct,
-    format_interval,
     format_number,
-    format_p_value,
     format_seeds,
 )
+from bench.result_sections import by_length_blocks, findings_blocks, pairwise_blocks, ranking_blocks, summary_blocks
 from bench.schema import variant_order
+
+# the libraries whose versions decide the report's numbers and figures
+ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn")
 
 
 def _run_blocks(analysis: Analysis, sweep_dirs: Sequence[Path]) -> list[Block]:
@@ -84,13 +88,15 @@ def _run_blocks(analysis: Analysis, sweep_dirs: Sequence[Path]) -> list[Block]:
 
 
 def _settings_blocks(settings: pd.DataFrame) -> list[Block]:
-    blocks: list[Block] = [Heading("Data and the position-only baseline", 3)]
+    blocks: list[Block] = [Heading("Data and the task's baselines", 3)]
     blocks.append(
         Paragraph(
-            "The position-only baseline is the accuracy of the best predictor that sees only the position "
-            "of a step, not the values: the majority label at each position, averaged over all real steps. "
-            "It is computed exactly from the Irwin-Hall distribution (by seeded Monte Carlo above length "
-            "40)."
+            "The baselines are the best a predictor can do without reading the values: one that sees only the "
+            "position of a step answers the majority label at that position; one that also knows the length of "
+            "its sequence (as a bidirectional model can infer it) the majority label at that position and length. "
+            "Accuracy is averaged over all real steps; loss is their binary cross-entropy in nats when each "
+            "predicts the probability of a 1 given what it sees. Computed exactly from the Irwin-Hall "
+            "distribution, or by seeded Monte Carlo above length 40 (marked)."
         )
     )
     rows = [
@@ -100,16 +106,30 @@ def _settings_blocks(settings: pd.DataFrame) -> list[Block]:
             str(row.heldout_size),
             row.variants,
             format_number(row.position_only, 4),
+            format_number(row.position_and_length, 4),
+            format_number(row.position_only_loss, 4),
+            format_number(row.position_and_length_loss, 4),
+            "exact" if row.exact else "Monte Carlo",
         ]
         for row in settings.itertuples()
     ]
-    header = ["sequence length", "threshold", "held-out sequences", "variants", "position-only accuracy"]
+    header = [
+        "sequence length",
+        "threshold",
+        "held-out sequences",
+        "variants",
+        "position-only accuracy",
+        "position-and-length accuracy",
+        "position-only loss",
+        "position-and-length loss",
+        "computed",
+    ]
     blocks.append(Table(header, rows))
     if len(settings) > 1:
         blocks.append(
             Paragraph(
                 "Warning: the runs disagree on data settings, so variants trained on different tasks are "
-                "compared in the tables below; each setting's baseline is drawn as its own reference line."
+                "compared in the tables above; each setting's baselines are drawn as their own reference lines."
             )
         )
     return blocks
@@ -127,107 +147,33 @@ def _problem_blocks(problems: pd.DataFrame) -> list[Block]:
     return [*blocks, Table(["job folder", "seed", "kind", "reason"], rows)]
 
 
-def _summary_blocks(analysis: Analysis) -> list[Block]:
-    level = analysis.options.level
-    rows = [
-        [
-            row.variant,
-            str(row.n_seeds),
-            format_interval(row.final_loss_mean, row.final_loss_low, row.final_loss_high),
-            format_interval(row.final_accuracy_mean, row.final_accuracy_low, row.final_accuracy_high),
-            format_interval(row.auc_loss_mean, row.auc_loss_low, row.auc_loss_high),
-            format_interval(row.epochs_to_level_mean, row.epochs_to_level_low, row.epochs_to_level_high, 1),
-            f"{row.n_never_reached} of {row.n_seeds}",
-        ]
-        for row in analysis.summary.itertuples()
-    ]
-    return [
-        Heading("Summary"),
-        Paragraph(
-            "Means over seeds with 95% percentile bootstrap intervals over seeds. Loss and accuracy are at "
-            "the final epoch on the held-out set. The area under the held-out loss curve (trapezoid rule "
-            f"over the evaluated epochs) is divided by the epoch span. Epochs to accuracy {level:g} is the "
-            "first evaluated epoch at which held-out accuracy reaches it, averaged over the seeds that "
-            "reach it; seeds that never do are counted in the last column, not averaged in."
-        ),
-        Table(
-            [
-                "variant",
-                "seeds",
-                "final held-out loss",
-                "final held-out accuracy",
-                "area under held-out loss",
-                f"epochs to accuracy {level:g}",
-                "never reached",
-            ],
-            rows,
-        ),
-    ]
-
-
-def _comparison_blocks(analysis: Analysis) -> list[Block]:
-    blocks: list[Block] = [Heading(f"Comparison with {analysis.baseline}")]
-    if analysis.baseline_note:
-        blocks.append(Paragraph(f"Warning: {analysis.baseline_note}."))
-    blocks.append(
-        Paragraph(
-            f"Each variant minus {analysis.baseline} on the same seeds (only seeds both have). Difference: "
-            "mean with 95% bootstrap interval. P(better): probability that the variant beats the baseline "
-            "on a seed drawn at random (lower loss or higher accuracy; ties count half), with 95% bootstrap "
-            "interval. Wilcoxon: two-sided signed-rank p-value (n/a under two pairs or when all differences "
-            "are zero)."
-        )
-    )
-    if analysis.comparisons.empty:
-        return [*blocks, Paragraph("No other variant to compare.")]
-    rows = [
-        [
-            row.variant,
-            row.metric.replace("_", " "),
-            str(row.n_pairs),
-            format_interval(row.mean_difference, row.difference_low, row.difference_high, 4),
-            format_interval(row.prob_better, row.prob_better_low, row.prob_better_high, 2),
-            format_p_value(row.wilcoxon_p),
-        ]
-        for row in analysis.comparisons.itertuples()
-    ]
-    blocks.append(Table(["variant", "metric", "pairs", "difference", "P(better)", "Wilcoxon p"], rows))
-    return blocks
-
-
-def _by_length_blocks(analysis: Analysis) -> list[Block]:
-    if analysis.by_length.empty:
-        return []
-    rows = [
-        [
-            row.variant,
-            str(row.length),
-            str(row.n_seeds),
-            format_interval(row.accuracy_mean, row.accuracy_low, row.accuracy_high),
-        ]
-        for row in analysis.by_length.itertuples()
-    ]
-    return [
-        Heading("Accuracy by sequence length"),
-        Paragraph("Final held-out accuracy of the sequences of each length: mean over seeds, 95% interval."),
-        Table(["variant", "length", "seeds", "accuracy"], rows),
-    ]
+def _analysis_versions() -> str:
+    versions = []
+    for package in ANALYSIS_LIBRARIES:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(versions)
 
 
 def build_document(analysis: Analysis, sweep_dirs: Sequence[Path], figures: Sequence[Image]) -> list[Block]:
-    """The report's blocks: what was run, problems, tables, figures."""
-    options = analysis.options
+    """The report's blocks: findings, tables, figures, then what was run and what was left out."""
+    options, method = analysis.options, analysis.method
     return [
         Heading("Benchmark report", 1),
         Paragraph(
-            f"Baseline variant {analysis.baseline}; accuracy level {options.level:g}; training curves "
-            f"smoothed over {options.window} epochs; {options.n_boot} bootstrap resamples with seed "
-            f"{options.seed}."
+            f"Intervals: {method.describe()}; final = mean of the last {options.last_k} held-out evaluations; "
+            f"accuracy level {options.level:g}; differences from {analysis.baseline} in the comparison figure; "
+            f"training curves smoothed over {options.window} epochs. Analysed with {_analysis_versions()}."
         ),
-        *_run_blocks(analysis, sweep_dirs),
-        *_summary_blocks(analysis),
-        *_comparison_blocks(analysis),
-        *_by_length_blocks(analysis),
+        *([Paragraph(f"Warning: {analysis.baseline_note}.")] if analysis.baseline_note else []),
+        *findings_blocks(analysis),
+        *summary_blocks(analysis),
+        *ranking_blocks(analysis),
+        *pairwise_blocks(analysis),
+        *by_length_blocks(analysis),
         Heading("Figures"),
         *figures,
+        *_run_blocks(analysis, sweep_dirs),
     ]

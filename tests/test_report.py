@@ -10,20 +10,27 @@ import sys
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 from result_factory import curve_rows, run_record, write_job, write_sweep
 
-from bench import baselines, plots, report
+from bench import baselines, plots, report, stats
+from bench.intervals import IntervalMethod, clopper_pearson
+from bench.palette import variant_styles
 from bench.store import METRIC_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 N_BOOT = "200"
+# final = the last evaluation, so the numbers below are the final accuracies
+LAST_ONLY = ["--n-boot", N_BOOT, "--last-k", "1"]
 FINAL_ACCURACY = {
     "forward": {0: 0.80, 1: 0.82, 2: 0.84, 3: 0.86, 4: 0.83},
     "backward": {0: 0.85, 1: 0.81, 2: 0.88, 3: 0.90, 4: 0.86},
     # better than forward on every seed
     "bidirectional-sum": {0: 0.97, 1: 0.98, 2: 0.96, 3: 0.99, 4: 0.97},
+    # below sum on every seed, by 0.01 to 0.03
+    "bidirectional-concat": {0: 0.95, 1: 0.97, 2: 0.94, 3: 0.96, 4: 0.96},
 }
 NO_RUNS = "bench.report: no completed runs with metrics.csv under"
 FIGURES = [
@@ -32,6 +39,7 @@ FIGURES = [
     "heldout_accuracy.png",
     "final_accuracy.png",
     "paired_differences.png",
+    "pairwise_matrix.png",
 ]
 
 
@@ -49,18 +57,18 @@ def run_report(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def add_problem_jobs(sweep: Path) -> dict[str, tuple[str, pd.DataFrame | None]]:
-    """Jobs 3-8, each broken in one way: folder name -> (what report.md must say, its rows if readable)."""
-    write_job(sweep / "3", None, run_record("bidirectional-mul", [0]))
-    write_job(sweep / "4", None, run_record("bidirectional-concat", [0]))
-    (sweep / "4" / "metrics.csv").write_bytes(bytes(range(256)) * 4)
+    """Jobs 4-9, each broken in one way: folder name -> (what report.md must say, its rows if readable)."""
+    write_job(sweep / "4", None, run_record("bidirectional-mul", [0]))
+    write_job(sweep / "5", None, run_record("bidirectional-concat", [0]))
+    (sweep / "5" / "metrics.csv").write_bytes(bytes(range(256)) * 4)
     write_job(
-        sweep / "5",
+        sweep / "6",
         curve_rows("bidirectional-ave", 0).drop(columns=["accuracy"]),
         run_record("bidirectional-ave", [0]),
     )
     failed = curve_rows("backward-unaligned", 0, last_epoch=6)
     write_job(
-        sweep / "6",
+        sweep / "7",
         failed,
         run_record(
             "backward-unaligned",
@@ -71,16 +79,16 @@ def add_problem_jobs(sweep: Path) -> dict[str, tuple[str, pd.DataFrame | None]]:
         ),
     )
     running = curve_rows("backward-unaligned", 1, last_epoch=9)
-    write_job(sweep / "7", running, run_record("backward-unaligned", [1], status="running"))
+    write_job(sweep / "8", running, run_record("backward-unaligned", [1], status="running"))
     short = curve_rows("backward-unaligned", 2, last_epoch=15)
-    write_job(sweep / "8", short, run_record("backward-unaligned", [2]))
+    write_job(sweep / "9", short, run_record("backward-unaligned", [2]))
     return {
-        "3": ("metrics.csv missing", None),
-        "4": ("metrics.csv is not a readable CSV file", None),
-        "5": ("metrics.csv lacks column(s) accuracy", None),
-        "6": ("failed at epoch 7: loss is nan at epoch 7", failed),
-        "7": ("job status is running", running),
-        "8": ("heldout rows end at epoch 15 of 20", short),
+        "4": ("metrics.csv missing", None),
+        "5": ("metrics.csv is not a readable CSV file", None),
+        "6": ("metrics.csv lacks column(s) accuracy", None),
+        "7": ("failed at epoch 7: loss is nan at epoch 7", failed),
+        "8": ("job status is running", running),
+        "9": ("heldout rows end at epoch 15 of 20", short),
     }
 
 
@@ -90,7 +98,7 @@ def sweep_report(tmp_path_factory):
     sweep = tmp_path_factory.mktemp("reports") / "sweep"
     good = write_sweep(sweep, FINAL_ACCURACY)
     problems = add_problem_jobs(sweep)
-    assert report.main([str(sweep), "--n-boot", N_BOOT]) == 0
+    assert report.main([str(sweep), *LAST_ONLY]) == 0
     readable_rows = sum(len(rows) for rows in good.values()) + sum(
         len(rows) for _, rows in problems.values() if rows is not None
     )
@@ -107,32 +115,61 @@ def test_results_hold_every_row_of_every_readable_run(sweep_report):
 def test_summary_has_the_chosen_numbers_with_intervals(sweep_report):
     _, out, _, _ = sweep_report
     summary = pd.read_csv(out / "summary.csv").set_index("variant")
-    assert summary.index.tolist() == ["forward", "backward", "bidirectional-sum"]
+    assert summary.index.tolist() == list(FINAL_ACCURACY)
     for variant, finals in FINAL_ACCURACY.items():
         row = summary.loc[variant]
         mean = sum(finals.values()) / len(finals)
         assert row["n_seeds"] == len(finals)
         assert row["final_accuracy_mean"] == pytest.approx(mean)
-        assert row["final_accuracy_low"] <= mean <= row["final_accuracy_high"]
+        assert row["final_accuracy_low"] < mean < row["final_accuracy_high"]
         assert row["final_loss_mean"] == pytest.approx(1 - mean)
-    # only bidirectional-sum seeds reach 0.95, and only at the last epoch
-    assert summary["n_never_reached"].tolist() == [5, 5, 0]
-    assert summary.loc["bidirectional-sum", "epochs_to_level_mean"] == 20
+    # the curves rise in a straight line, so a seed reaches 0.95 only at the last epoch, if at all
+    assert summary["n_reached"].tolist() == [0, 0, 5, 4]
+    assert summary.loc["bidirectional-sum", "median_epochs"] == 20
+    assert summary.loc["forward", "reached_high"] == pytest.approx(clopper_pearson(0, 5)[1])
 
 
-def test_comparisons_are_paired_against_forward(sweep_report):
+def test_every_pair_is_compared_with_holm_and_effect_sizes(sweep_report):
+    _, out, _, _ = sweep_report
+    pairs = pd.read_csv(out / "pairwise.csv")
+    accuracy = pairs.loc[pairs["metric"] == "final_accuracy"]
+    assert len(accuracy) == 6 and len(pairs) == 12
+    merges = accuracy.query("variant == 'bidirectional-sum' and other == 'bidirectional-concat'").iloc[0]
+    assert merges["mean_difference"] == pytest.approx(0.018)
+    assert (merges["wins"], merges["win_rate"]) == (5, 1.0)
+    assert merges["p_value"] < merges["p_holm"] < 0.05
+    assert merges["effect_size_dz"] > 1 and merges["hodges_lehmann"] == pytest.approx(0.02)
+    assert merges["seeds_for_80_power"] >= 2
+    # no win rate is sure of itself with five seeds
+    assert (pairs["win_rate_high"] - pairs["win_rate_low"] > 0.4).all()
+    text = (out / "report.md").read_text()
+    assert "| bidirectional-sum vs bidirectional-concat | 5 | 0.0180 [" in text
+
+
+def test_comparisons_are_the_pairs_with_forward(sweep_report):
     _, out, _, _ = sweep_report
     comparisons = pd.read_csv(out / "comparisons.csv")
-    assert set(comparisons["baseline"]) == {"forward"}
+    assert set(comparisons["other"]) == {"forward"}
     best = comparisons.loc[comparisons["variant"] == "bidirectional-sum"].set_index("metric")
-    assert best["prob_better"].tolist() == [1.0, 1.0]
+    assert best["win_rate"].tolist() == [1.0, 1.0]
     assert best.loc["final_accuracy", "mean_difference"] == pytest.approx(0.144)
     assert best.loc["final_loss", "mean_difference"] == pytest.approx(-0.144)
     assert best["n_pairs"].tolist() == [5, 5]
     # backward is worse on seed 1 and better on the rest
     backward = comparisons.query("variant == 'backward' and metric == 'final_accuracy'")
-    assert backward["prob_better"].item() == pytest.approx(0.8)
+    assert backward["win_rate"].item() == pytest.approx(0.8)
     assert 0 < backward["wilcoxon_p"].item() < 1
+
+
+def test_ranking_and_findings_open_the_report(sweep_report):
+    _, out, _, _ = sweep_report
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert ranking["variant"].tolist()[:2] == ["bidirectional-sum", "bidirectional-concat"]
+    assert ranking["rank"].tolist()[:2] == [1, 2]
+    text = (out / "report.md").read_text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[:4] == ["## Findings", "## Summary", "## Ranking", "## Pairwise comparisons"]
+    assert "- Highest mean: bidirectional-sum, 0.974 [" in text
 
 
 def test_report_lists_every_broken_job_with_its_reason(sweep_report):
@@ -142,7 +179,7 @@ def test_report_lists_every_broken_job_with_its_reason(sweep_report):
         line = next(line for line in text.splitlines() if f"`{sweep / folder}`" in line)
         assert reason in line
     for variant in FINAL_ACCURACY:
-        assert f"| {variant} | 5 |" in text
+        assert f"| {variant} | 5 | " in text
     assert "0.830 [" in text
     assert "tensorflow: 2.21.0" in text and "0.8892" in text
 
@@ -171,31 +208,47 @@ def test_html_is_self_contained(sweep_report):
 
 def test_same_sweep_gives_byte_identical_tables(sweep_report, tmp_path):
     sweep, out, _, _ = sweep_report
-    assert report.main([str(sweep), "--n-boot", N_BOOT, "--out", str(tmp_path)]) == 0
-    for name in ("summary.csv", "comparisons.csv", "seeds.csv", "results.csv"):
+    assert report.main([str(sweep), *LAST_ONLY, "--out", str(tmp_path)]) == 0
+    for name in ("summary.csv", "pairwise.csv", "ranking.csv", "seeds.csv", "results.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 
-def test_another_bootstrap_seed_changes_only_the_intervals(sweep_report, tmp_path):
+def test_bootstrap_t_intervals_are_named_and_depend_on_the_seed(sweep_report, tmp_path):
     sweep, out, _, _ = sweep_report
-    assert report.main([str(sweep), "--n-boot", N_BOOT, "--seed", "9", "--out", str(tmp_path)]) == 0
-    first, second = pd.read_csv(out / "summary.csv"), pd.read_csv(tmp_path / "summary.csv")
-    pd.testing.assert_series_equal(first["final_loss_mean"], second["final_loss_mean"])
-    assert not first["final_loss_low"].equals(second["final_loss_low"])
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, seed in ((first, "1"), (second, "9")):
+        arguments = [str(sweep), *LAST_ONLY, "--interval", "bootstrap-t", "--seed", seed, "--out", str(folder)]
+        assert report.main(arguments) == 0
+    one, other, student = (pd.read_csv(folder / "summary.csv") for folder in (first, second, out))
+    pd.testing.assert_series_equal(one["final_loss_mean"], student["final_loss_mean"])
+    assert not one["final_loss_low"].equals(other["final_loss_low"])
+    assert not one["final_loss_low"].equals(student["final_loss_low"])
+    text = (first / "report.md").read_text()
+    assert "bootstrap-t (studentized) 95% interval, 200 resamples, seed 1" in text
+    assert "Student t" not in text
 
 
-def test_figure_intervals_match_the_summary(sweep_report):
+def test_figure_intervals_are_the_tables_intervals(sweep_report):
     _, out, _, _ = sweep_report
-    outcomes = pd.read_csv(out / "seeds.csv")
-    summary = pd.read_csv(out / "summary.csv")
-    ax = plots.plot_final_accuracy(
-        outcomes, palette=plots.variant_palette(outcomes["variant"]), n_boot=int(N_BOOT), seed=0
+    outcomes, summary = pd.read_csv(out / "seeds.csv"), pd.read_csv(out / "summary.csv")
+    intervals = summary.rename(
+        columns={"final_accuracy_mean": "mean", "final_accuracy_low": "low", "final_accuracy_high": "high"}
     )
-    # pointplot draws each interval with its caps as one line broken by NaNs
-    bars = [line.get_ydata() for line in ax.lines if pd.isna(line.get_ydata()).any()]
-    drawn = [(min(y[~pd.isna(y)]), max(y[~pd.isna(y)])) for y in bars]
-    expected = list(zip(summary["final_accuracy_low"], summary["final_accuracy_high"], strict=True))
-    assert drawn == [pytest.approx(bounds) for bounds in expected]
+    styles = variant_styles(outcomes["variant"])
+    ax = plots.plot_seeds_and_intervals(outcomes, intervals, "final_accuracy", styles=styles)
+    bars = ax.containers[0].lines[2][0].get_segments()
+    drawn = [(segment[0][1], segment[1][1]) for segment in bars]
+    assert drawn == [pytest.approx(bounds) for bounds in zip(intervals["low"], intervals["high"], strict=True)]
+
+    results = pd.read_csv(out / "results.csv")
+    heldout = results.loc[(results["split"] == "heldout") & results["variant"].isin(list(FINAL_ACCURACY))]
+    bands = stats.curve_intervals(heldout, "accuracy", IntervalMethod())
+    ax = plots.plot_curves(bands, "accuracy", styles=styles)
+    vertices = ax.collections[0].get_paths()[0].vertices
+    forward = bands.loc[bands["variant"] == "forward"]
+    for row in forward.itertuples():
+        at = vertices[np.isclose(vertices[:, 0], row.epoch), 1]
+        assert (at.min(), at.max()) == pytest.approx((row.accuracy_low, row.accuracy_high))
 
 
 def test_variable_lengths_give_the_by_length_table_and_figure(tmp_path):
@@ -218,7 +271,7 @@ def test_an_absent_baseline_falls_back_with_a_warning(tmp_path):
     write_sweep(sweep, {"bidirectional-sum": {0: 0.9, 1: 0.9}, "backward": {0: 0.8, 1: 0.85}})
     assert report.main([str(sweep), "--n-boot", N_BOOT, "--baseline", "forward"]) == 0
     comparisons = pd.read_csv(sweep / "report" / "comparisons.csv")
-    assert set(comparisons["baseline"]) == {"backward"}
+    assert set(comparisons["other"]) == {"backward"}
     text = (sweep / "report" / "report.md").read_text()
     assert "Warning: baseline variant 'forward' has no usable runs" in text
 
@@ -258,7 +311,7 @@ class TestCommandLine:
         assert "Traceback" not in finished.stderr
         lines = finished.stderr.splitlines()
         assert lines[-1] == f"{NO_RUNS} broken"
-        assert any("broken/4/metrics.csv" in line for line in lines[:-1])
+        assert any("broken/5/metrics.csv" in line for line in lines[:-1])
 
     def test_default_sweep_is_the_latest_under_outputs_multirun(self, tmp_path):
         root = tmp_path / "outputs" / "multirun"
@@ -321,14 +374,3 @@ def test_a_baseline_named_with_its_settings_stands_in_for_its_plain_name():
     assert choose_baseline(["backward", "forward"], "forward") == ("forward", None)
     fallback, note = choose_baseline(["bidirectional-sum", "backward"], "forward")
     assert fallback == "backward" and "no usable runs" in note
-
-
-def test_runs_of_one_model_with_other_settings_get_shades_of_its_colour():
-    from bench.plots import variant_palette
-
-    plain = variant_palette(["forward", "backward"])
-    shaded = variant_palette(["forward [units=10]", "forward [units=40]", "backward", "mystery"])
-    assert shaded["backward"] == plain["backward"]
-    low, high = shaded["forward [units=10]"], shaded["forward [units=40]"]
-    assert low != high and sum(low) < sum(plain["forward"]) < sum(high)
-    assert shaded["mystery"] not in (low, high, plain["forward"], plain["backward"])

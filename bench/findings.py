@@ -1,0 +1,121 @@
+"""The findings a report opens with, as sentences built from the analysis's tables and nothing else.
+
+Every number in them is a value of the summary, pairwise, ranking or settings tables, formatted as the tables
+format it, so the findings cannot say what the tables do not.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.analysis import Analysis
+from bench.document import format_distinct, format_epochs, format_interval, format_number, format_p_value
+from bench.pairwise import both_ways
+from bench.stats import sorted_by_variant
+
+
+def _difference(row: pd.Series) -> str:
+    sign = "+" if row["mean_difference"] >= 0 else ""
+    interval = format_interval(row["mean_difference"], row["difference_low"], row["difference_high"], 4)
+    return f"{sign}{interval}"
+
+
+def _pair_evidence(row: pd.Series) -> str:
+    """Difference, win rate and adjusted p of one comparison, as the pairwise table gives them."""
+    rate = format_interval(row["win_rate"], row["win_rate_low"], row["win_rate_high"], 2)
+    return (
+        f"{_difference(row)}, better on {row['wins']} of {row['n_pairs']} seeds (win rate {rate}), "
+        f"Holm-adjusted p = {format_p_value(row['p_holm'])}"
+    )
+
+
+def _accuracy(summary: pd.Series) -> str:
+    return format_interval(
+        summary["final_accuracy_mean"], summary["final_accuracy_low"], summary["final_accuracy_high"]
+    )
+
+
+def _against_baselines(analysis: Analysis) -> list[str]:
+    settings = analysis.settings.dropna(subset=["position_only"])
+    if len(analysis.settings) != 1 or settings.empty:
+        return ["The runs use more than one data setting (or an unknown one): compare each row with its own "
+                "setting's baseline in the settings table."] if len(analysis.settings) > 1 else []  # fmt: skip
+    setting = settings.iloc[0]
+    lines = {"position-only accuracy": setting["position_only"]}
+    if setting["min_length"] != setting["max_length"]:
+        lines["position-and-length accuracy"] = setting["position_and_length"]
+    sentences = []
+    summary = analysis.summary
+    for name, value in lines.items():
+        above = summary.loc[summary["final_accuracy_low"] > value, "variant"].tolist()
+        below = summary.loc[summary["final_accuracy_high"] < value, "variant"].tolist()
+        straddle = summary.loc[~summary["variant"].isin(above + below)]
+        parts = [f"above it: {', '.join(above) or 'none'}"]
+        if below:
+            parts.append(f"below it: {', '.join(below)}")
+        if not straddle.empty:
+            parts.append(
+                "interval containing it: "
+                + ", ".join(f"{row['variant']} {_accuracy(row)}" for _, row in straddle.iterrows())
+            )
+        sentences.append(f"Against the {name} {format_number(value, 4)} ({setting['lengths']}): {'; '.join(parts)}.")
+    return sentences
+
+
+def _budget(analysis: Analysis) -> str:
+    used = analysis.collection.runs.loc[analysis.collection.runs["n_seeds_used"] > 0]
+    return (
+        f"These results hold for this budget ({format_distinct(used['epochs'])} epochs, batch size "
+        f"{format_distinct(used['batch_size'])}) and learning rate {format_distinct(used['learning_rate'])}; "
+        "rows still improving at the end may rank differently with more epochs or another learning rate."
+    )
+
+
+def findings(analysis: Analysis) -> list[str]:
+    """The report's findings, one sentence (or a few) per item, best row first."""
+    summary = analysis.summary.set_index("variant")
+    ranking = analysis.ranking.table
+    method, alpha = analysis.method, 1 - analysis.method.confidence
+    first, last = int(summary["final_from"].min()), int(summary["final_epoch"].max())
+    what = (
+        f"Final held-out accuracy is the mean of the last {analysis.options.last_k} held-out evaluations "
+        f"({format_epochs(first, last)}); intervals are {method.describe()}s over seeds."
+    )
+    problems = analysis.collection.problems
+    if not problems.empty:
+        what += (
+            f' {len(problems)} job(s) or seed(s) were left out of the analysis (see "Missing, damaged, failed and '
+            'partial runs").'
+        )
+    best = ranking.iloc[0]
+    best_name = best["variant"]
+    if len(ranking) == 1:
+        return [
+            what,
+            f"Only one row, {best_name}: final held-out accuracy {_accuracy(summary.loc[best_name])} over "
+            f"{best['n_seeds']} seeds; there is nothing to compare it with.",
+            *_against_baselines(analysis),
+            _budget(analysis),
+        ]
+    items = [
+        what,
+        f"Highest mean: {best_name}, {_accuracy(summary.loc[best_name])}; it has the best mean in "
+        f"{best['prob_best']:.0%} of {analysis.ranking.resampling}.",
+    ]
+    own = both_ways(analysis.primary)
+    own = sorted_by_variant(own.loc[own["variant"] == best_name], column="other")
+    separated = own["p_holm"].lt(alpha)
+    if separated.any():
+        beaten = "; ".join(f"{row['other']} by {_pair_evidence(row)}" for _, row in own[separated].iterrows())
+        items.append(f"{best_name} beats {beaten}.")
+    if not separated.all():
+        close = "; ".join(f"{row['other']}, difference {_pair_evidence(row)}" for _, row in own[~separated].iterrows())
+        items.append(f"Not separated from {best_name} (Holm-adjusted p at least {alpha:g}): {close}.")
+    groups = ranking.groupby("rank", sort=True)["variant"].apply(lambda names: ", ".join(names))
+    items.append(
+        "Ranks with ties (1 + the number of rows that beat a row with Holm-adjusted p below "
+        f"{alpha:g}): " + "; ".join(f"{rank}: {names}" for rank, names in groups.items()) + "."
+    )
+    items += _against_baselines(analysis)
+    items.append(_budget(analysis))
+    return items

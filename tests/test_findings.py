@@ -1,0 +1,108 @@
+"""The findings: every sentence built from table values, on hand-made sweeps with known numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from result_factory import run_record, write_job, write_sweep
+
+from bench import pairwise
+from bench.analysis import Analysis, Options, analyse
+from bench.collect import collect
+from bench.document import format_interval, format_number, format_p_value
+from bench.findings import findings
+
+# last_k=1: final accuracy is exactly the value written for the last epoch
+OPTIONS = Options(last_k=1, n_boot=500)
+
+
+def analysed(sweep: Path, finals: dict[str, dict[int, float]], **options) -> Analysis:
+    write_sweep(sweep, finals, **options)
+    return analyse(collect([sweep]), OPTIONS)
+
+
+def accuracy_of(analysis: Analysis, variant: str) -> str:
+    row = analysis.summary.set_index("variant").loc[variant]
+    return format_interval(row["final_accuracy_mean"], row["final_accuracy_low"], row["final_accuracy_high"])
+
+
+def comparison(analysis: Analysis, variant: str, other: str) -> dict:
+    both = pairwise.both_ways(analysis.primary)
+    return both.loc[(both["variant"] == variant) & (both["other"] == other)].iloc[0].to_dict()
+
+
+def test_a_clear_best_row_and_what_it_beats(tmp_path):
+    finals = {
+        "forward": {0: 0.90, 1: 0.91, 2: 0.92, 3: 0.93, 4: 0.91},
+        "bidirectional-sum": {0: 0.97, 1: 0.975, 2: 0.99, 3: 0.995, 4: 0.98},
+        "bidirectional-concat": {0: 0.95, 1: 0.96, 2: 0.965, 3: 0.97, 4: 0.955},
+    }
+    analysis = analysed(tmp_path / "sweep", finals)
+    text = findings(analysis)
+    assert "(epoch 20)" in text[0] and "Student t 95% intervals" in text[0]
+    assert text[1].startswith(f"Highest mean: bidirectional-sum, {accuracy_of(analysis, 'bidirectional-sum')}")
+    assert "100% of 500 bootstrap resamples of the 5 seeds every row has" in text[1]
+    beats = text[2]
+    for other in ("forward", "bidirectional-concat"):
+        row = comparison(analysis, "bidirectional-sum", other)
+        difference = format_interval(row["mean_difference"], row["difference_low"], row["difference_high"], 4)
+        rate = format_interval(row["win_rate"], row["win_rate_low"], row["win_rate_high"], 2)
+        assert f"{other} by +{difference}, better on 5 of 5 seeds (win rate {rate})" in beats
+        assert f"Holm-adjusted p = {format_p_value(row['p_holm'])}" in beats
+    assert "1.00 [0.48, 1.00]" in beats
+    assert not any(sentence.startswith("Not separated") for sentence in text)
+    assert "1: bidirectional-sum; 2: bidirectional-concat; 3: forward." in text[3]
+    assert text[-1].startswith("These results hold for this budget (20 epochs, batch size 1) and learning rate 0.001")
+
+
+def test_rows_the_comparisons_do_not_separate_share_a_rank(tmp_path):
+    finals = {
+        "forward": {0: 0.80, 1: 0.81, 2: 0.82, 3: 0.83},
+        "bidirectional-sum": {0: 0.95, 1: 0.93, 2: 0.96, 3: 0.94},
+        "bidirectional-ave": {0: 0.94, 1: 0.95, 2: 0.93, 3: 0.95},
+    }
+    analysis = analysed(tmp_path / "sweep", finals)
+    text = " ".join(findings(analysis))
+    row = comparison(analysis, "bidirectional-sum", "bidirectional-ave")
+    assert row["p_holm"] >= 0.05
+    difference = format_interval(row["mean_difference"], row["difference_low"], row["difference_high"], 4)
+    assert "Not separated from bidirectional-sum (Holm-adjusted p at least 0.05): bidirectional-ave, " in text
+    assert f"difference +{difference}, better on 2 of 4 seeds" in text
+    assert "1: bidirectional-sum, bidirectional-ave; 3: forward." in text
+
+
+def test_one_row_has_nothing_to_compare(tmp_path):
+    analysis = analysed(tmp_path / "sweep", {"backward": {0: 0.88, 1: 0.9, 2: 0.89}})
+    text = findings(analysis)
+    assert text[1] == (
+        f"Only one row, backward: final held-out accuracy {accuracy_of(analysis, 'backward')} over 3 seeds; "
+        "there is nothing to compare it with."
+    )
+    # 0.89 [0.865, 0.915] contains the position-only accuracy 0.8892
+    assert "Against the position-only accuracy 0.8892 (length 10): above it: none; interval containing it: " in text[2]
+    assert len(analysis.primary) == 0
+
+
+def test_rows_against_the_baselines_of_variable_lengths(tmp_path):
+    finals = {"forward": {0: 0.86, 1: 0.87, 2: 0.865}, "bidirectional-ave": {0: 0.95, 1: 0.96, 2: 0.955}}
+    analysis = analysed(tmp_path / "sweep", finals, lengths=range(5, 21))
+    text = " ".join(findings(analysis))
+    setting = analysis.settings.iloc[0]
+    assert setting["position_only"] == pytest.approx(0.82405, abs=1e-5)
+    assert setting["position_and_length"] == pytest.approx(0.90665, abs=1e-5)
+    assert "Against the position-only accuracy 0.8240 (lengths 5-20): above it: forward, bidirectional-ave." in text
+    assert (
+        "Against the position-and-length accuracy 0.9066 (lengths 5-20): above it: bidirectional-ave; "
+        "below it: forward." in text
+    )
+
+
+def test_left_out_runs_are_mentioned_first(tmp_path):
+    sweep = tmp_path / "sweep"
+    write_sweep(sweep, {"forward": {0: 0.8, 1: 0.82}, "backward": {0: 0.7, 1: 0.75}})
+    write_job(sweep / "2", None, run_record("bidirectional-mul", [0]))
+    text = findings(analyse(collect([sweep]), OPTIONS))
+    assert 'job(s) or seed(s) were left out of the analysis (see "Missing, damaged' in text[0]
+    assert text[0].count("1 job(s)") == 1
+    assert format_number(0.81, 3) in text[1]
