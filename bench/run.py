@@ -46,7 +46,17 @@ def _raise_interrupted(signum: int, _frame: Any) -> None:
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "hydra-core", "omegaconf"):
+    for package in (
+        "tensorflow",
+        "tensorflow-cpu",
+        "keras",
+        "numpy",
+        "pandas",
+        "scipy",
+        "seaborn",
+        "hydra-core",
+        "omegaconf",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, DictConfig, OmegaConf
 
 
@@ -132,6 +131,9 @@ class BenchConfig:
 
 def register_configs() -> None:
     """Registers the schema as ``base_config`` so conf/config.yaml can extend it."""
+    # imported here: the analysis side reads the variant names of this module and never needs Hydra
+    from hydra.core.config_store import ConfigStore
+
     ConfigStore.instance().store(name="base_config", node=BenchConfig)
 
 

@@ -81,6 +81,7 @@ def test_a_sweep_of_merges_and_seeds_writes_one_job_folder_per_combination(tmp_p
         assert record["status"] == "completed"
         assert record["config"]["train"]["epochs"] == 20
         assert "keras" in record["versions"] and {"tensorflow", "tensorflow-cpu"} & set(record["versions"])
+        assert {"scipy", "seaborn"} <= set(record["versions"])
         assert record["wall_time_s"] > 0 and record["ms_per_seed_epoch"] > 0
         seen.add((metrics["variant"].iloc[0], int(metrics["seed"].iloc[0])))
     assert seen == {(f"bidirectional-{m}", s) for m in ("sum", "mul", "concat", "ave") for s in (0, 1, 2)}
