@@ -162,15 +162,6 @@ def task_baselines(
     )
 
 
-def position_only_accuracy(
-    threshold: float,
-    min_length: int,
-    max_length: int | None = None,
-    *,
-    max_exact_length: int = 40,
-    n_sequences: int = 200_000,
-    seed: int = 0,
-) -> float:
-    """Accuracy of the best predictor that sees only the position of a step (see :func:`task_baselines`)."""
-    options = {"max_exact_length": max_exact_length, "n_sequences": n_sequences, "seed": seed}
+def position_only_accuracy(threshold: float, min_length: int, max_length: int | None = None, **options: int) -> float:
+    """Accuracy of the best predictor that sees only the position of a step (:func:`task_baselines`, same options)."""
     return task_baselines(threshold, min_length, max_length, **options).position_only_accuracy
