@@ -17,7 +17,7 @@ import pandas as pd
 from bench import pairwise, stats
 from bench.baselines import task_baselines
 from bench.collect import Collection
-from bench.document import format_distinct
+from bench.document import format_distinct, format_epochs
 from bench.intervals import N_BOOT, IntervalMethod, T
 from bench.ranking import Ranking, rank_rows
 from bench.schema import variant_order
@@ -164,6 +164,11 @@ class Analysis:
     @property
     def method(self) -> IntervalMethod:
         return self.options.method
+
+    @property
+    def final_epochs(self) -> str:
+        """The epochs "final" averages over, e.g. ``epochs 900-1000``."""
+        return format_epochs(self.summary["final_from"].min(), self.summary["final_epoch"].max())
 
     @property
     def primary(self) -> pd.DataFrame:

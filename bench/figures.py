@@ -205,11 +205,12 @@ def _draw_accuracy(bands: pd.DataFrame, late_from: int, styles: dict, lines: dic
 
 
 def _draw_final(analysis: Analysis, summary: pd.DataFrame, styles: dict, lines: dict) -> object:
-    ax = plots.plot_seeds_and_intervals(analysis.outcomes, summary, "final_accuracy", styles=styles)
+    ax = plots.new_axes(width=max(6.0, 0.9 * len(summary) + 2), height=5)[0]
+    plots.plot_seeds_and_intervals(analysis.outcomes, summary, "final_accuracy", styles=styles, ax=ax)
     plots.draw_references(ax, lines)
     ax.set(xlabel="", ylabel="final held-out accuracy")
     plots.tilt_labels(ax)
-    plots.legend_outside(ax, title=None)
+    plots.legend_outside(ax, title=None, below=True)
     return ax
 
 

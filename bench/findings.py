@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.analysis import Analysis
-from bench.document import format_distinct, format_epochs, format_interval, format_number, format_p_value
+from bench.document import format_distinct, format_interval, format_number, format_p_value
 from bench.pairwise import both_ways
 from bench.stats import sorted_by_variant
 
@@ -36,10 +36,11 @@ def _accuracy(summary: pd.Series) -> str:
 
 
 def _against_baselines(analysis: Analysis) -> list[str]:
+    if len(analysis.settings) > 1:
+        return ["The runs use more than one data setting: compare each row with its own setting's baselines."]
     settings = analysis.settings.dropna(subset=["position_only"])
-    if len(analysis.settings) != 1 or settings.empty:
-        return ["The runs use more than one data setting (or an unknown one): compare each row with its own "
-                "setting's baseline in the settings table."] if len(analysis.settings) > 1 else []  # fmt: skip
+    if settings.empty:
+        return []
     setting = settings.iloc[0]
     lines = {"position-only accuracy": setting["position_only"]}
     if setting["min_length"] != setting["max_length"]:
@@ -76,10 +77,9 @@ def findings(analysis: Analysis) -> list[str]:
     summary = analysis.summary.set_index("variant")
     ranking = analysis.ranking.table
     method, alpha = analysis.method, 1 - analysis.method.confidence
-    first, last = int(summary["final_from"].min()), int(summary["final_epoch"].max())
     what = (
         f"Final held-out accuracy is the mean of the last {analysis.options.last_k} held-out evaluations "
-        f"({format_epochs(first, last)}); intervals are {method.describe()}s over seeds."
+        f"({analysis.final_epochs}); intervals are {method.describe()}s over seeds."
     )
     problems = analysis.collection.problems
     if not problems.empty:

@@ -46,18 +46,21 @@ def draw_references(ax: Axes, references: References, horizontal: bool = True) -
         draw(value, color="0.4", linestyle=style, linewidth=1.2, label=label, zorder=0)
 
 
-def legend_outside(ax: Axes, title: str | None = "variant", sources: Sequence[Axes] = ()) -> None:
-    """The legend of the labelled artists of ``ax`` (or of all ``sources``, each label once) to its right."""
+def legend_outside(ax: Axes, title: str | None = "variant", sources: Sequence[Axes] = (), below: bool = False) -> None:
+    """The legend of the labelled artists of ``ax`` (or of all ``sources``, each label once), to its right or
+    below it."""
     entries: dict[str, object] = {}
     for source in sources or (ax,):
         handles, labels = source.get_legend_handles_labels()
         for handle, label in zip(handles, labels, strict=True):
             entries.setdefault(label, handle)
-    if entries:
-        ax.legend(
-            list(entries.values()), list(entries), title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-            frameon=False,
-        )  # fmt: skip
+    if not entries:
+        return
+    where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+    if below:
+        # under the tilted category labels
+        where = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.3)}
+    ax.legend(list(entries.values()), list(entries), title=title, frameon=False, **where)
 
 
 def plot_curves(

@@ -17,7 +17,6 @@ from bench.document import (
     Heading,
     Paragraph,
     Table,
-    format_epochs,
     format_interval,
     format_number,
     format_p_value,
@@ -49,7 +48,7 @@ def summary_blocks(analysis: Analysis) -> list[Block]:
     options, method = analysis.options, analysis.method
     level = options.level
     summary = analysis.summary
-    epochs = format_epochs(summary["final_from"].min(), summary["final_epoch"].max())
+    epochs = analysis.final_epochs
     rows = [
         [
             row.variant,
@@ -100,8 +99,9 @@ def ranking_blocks(analysis: Analysis) -> list[Block]:
     return [
         Heading("Ranking"),
         Paragraph(
-            "Rows ranked on final held-out accuracy. Rank: 1 + the number of rows that beat the row, where a row "
-            f"beats another when its mean is higher and their Holm-adjusted p (pairwise table) is below {alpha:g}; "
+            f"Rows ranked on final held-out accuracy ({analysis.final_epochs}). Rank: 1 + the number of rows that "
+            "beat the row, where a row beats another when its mean is higher and their Holm-adjusted p (pairwise "
+            f"table) is below {alpha:g}; "
             "rows no comparison separates share a rank. P(best): the share of resamples in which the row has the "
             f"highest mean, over {analysis.ranking.resampling}. A row that beats another on every seed is best "
             "in every resample however few the seeds are, so read P(best) with the ranks, not alone."
@@ -165,7 +165,7 @@ def pairwise_blocks(analysis: Analysis) -> list[Block]:
         table = analysis.pairs[metric]
         what = metric.replace("_", " ").replace("final", "final held-out")
         role = "primary metric" if metric == PRIMARY else "secondary metric, its own Holm family"
-        blocks.append(Heading(f"{what.capitalize()} ({role})", 3))
+        blocks.append(Heading(f"{what.capitalize()}, {analysis.final_epochs} ({role})", 3))
         blocks.append(Table(header, _pair_rows(table)) if len(table) else Paragraph("No pair to compare."))
     return blocks
 

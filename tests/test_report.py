@@ -284,6 +284,7 @@ def test_runs_that_disagree_on_data_settings_are_flagged(tmp_path):
     assert report.main([str(first), str(second), "--n-boot", N_BOOT, "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert "disagree on data settings" in text
+    assert "The runs use more than one data setting: compare each row with its own setting's baselines." in text
     assert f"{baselines.position_only_accuracy(0.5, 10):.4f}" in text and "0.8892" in text
 
 
