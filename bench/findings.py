@@ -20,13 +20,38 @@ def _difference(row: pd.Series) -> str:
     return f"{sign}{interval}"
 
 
-def _pair_evidence(row: pd.Series) -> str:
-    """Difference, win rate and adjusted p of one comparison, as the pairwise table gives them."""
-    rate = format_interval(row["win_rate"], row["win_rate_low"], row["win_rate_high"], 2)
-    return (
-        f"{_difference(row)}, better on {row['wins']} of {row['n_pairs']} seeds (win rate {rate}), "
-        f"Holm-adjusted p = {format_p_value(row['p_holm'])}"
-    )
+def best_row_comparisons(analysis: Analysis) -> tuple[list[str], list[list[str]]]:
+    """The table under the findings: the row with the highest mean against each other row, as the pairwise table
+    gives each pair (header, rows); no rows when there is only one."""
+    best = analysis.ranking.table["variant"].iloc[0]
+    alpha = 1 - analysis.method.confidence
+    method = analysis.method
+    header = [
+        "other row",
+        f"{best} minus it ({method.short})",
+        "better on",
+        f"win rate (Clopper-Pearson {method.level})",
+        "Holm p",
+        f"separated (Holm p < {alpha:g})",
+    ]
+    rows = [
+        [
+            row["other"],
+            _difference(row),
+            f"{row['wins']} of {row['n_pairs']} seeds",
+            format_interval(row["win_rate"], row["win_rate_low"], row["win_rate_high"], 2),
+            format_p_value(row["p_holm"]),
+            "yes" if row["p_holm"] < alpha else "no",
+        ]
+        for _, row in _against_best(analysis, best).iterrows()
+    ]
+    return header, rows
+
+
+def _against_best(analysis: Analysis, best: str) -> pd.DataFrame:
+    """The primary comparisons of ``best`` with every other row, as best minus the other, in report order."""
+    seen = both_ways(analysis.primary)
+    return sorted_by_variant(seen.loc[seen["variant"] == best], column="other")
 
 
 def _accuracy(summary: pd.Series) -> str:
@@ -102,15 +127,14 @@ def findings(analysis: Analysis) -> list[str]:
         f"Highest mean: {best_name}, {_accuracy(summary.loc[best_name])}; it has the best mean in "
         f"{best['prob_best']:.0%} of {analysis.ranking.resampling}.",
     ]
-    own = both_ways(analysis.primary)
-    own = sorted_by_variant(own.loc[own["variant"] == best_name], column="other")
+    own = _against_best(analysis, best_name)
     separated = own["p_holm"].lt(alpha)
-    if separated.any():
-        beaten = "; ".join(f"{row['other']} by {_pair_evidence(row)}" for _, row in own[separated].iterrows())
-        items.append(f"{best_name} beats {beaten}.")
-    if not separated.all():
-        close = "; ".join(f"{row['other']}, difference {_pair_evidence(row)}" for _, row in own[~separated].iterrows())
-        items.append(f"Not separated from {best_name} (Holm-adjusted p at least {alpha:g}): {close}.")
+    beaten, close = own.loc[separated, "other"].tolist(), own.loc[~separated, "other"].tolist()
+    verdict = f"{best_name} beats {', '.join(beaten)} (Holm-adjusted p below {alpha:g})" if beaten else ""
+    if close:
+        unseparated = f"not separated from {', '.join(close)} (Holm-adjusted p at least {alpha:g})"
+        verdict = f"{verdict}; it is {unseparated}" if verdict else f"{best_name} is {unseparated}"
+    items.append(f"{verdict}. Its difference from each, win rate and adjusted p are in the table below.")
     groups = ranking.groupby("rank", sort=True)["variant"].apply(lambda names: ", ".join(names))
     items.append(
         "Ranks with ties (1 + the number of rows that beat a row with Holm-adjusted p below "

@@ -51,6 +51,11 @@ class IntervalMethod:
         """The confidence as a percentage, e.g. ``95%``."""
         return f"{self.confidence * 100:g}%"
 
+    @property
+    def short(self) -> str:
+        """The method and level in a few words, for a table header: ``Student t 95%``."""
+        return f"{'Student t' if self.name == T else 'bootstrap-t'} {self.level}"
+
     def describe(self) -> str:
         """The method as a report names it, e.g. ``Student t 95% interval``."""
         if self.name == T:

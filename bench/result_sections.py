@@ -21,12 +21,14 @@ from bench.document import (
     format_number,
     format_p_value,
 )
-from bench.findings import findings
+from bench.findings import best_row_comparisons, findings
 from bench.pairwise import METRICS, PRIMARY, better_first
 
 
 def findings_blocks(analysis: Analysis) -> list[Block]:
-    return [Heading("Findings"), Bullets(findings(analysis))]
+    blocks: list[Block] = [Heading("Findings"), Bullets(findings(analysis))]
+    header, rows = best_row_comparisons(analysis)
+    return [*blocks, Table(header, rows)] if rows else blocks
 
 
 def _epochs(value: float) -> str:

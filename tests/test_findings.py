@@ -11,7 +11,7 @@ from bench import pairwise
 from bench.analysis import Analysis, Options, analyse
 from bench.collect import collect
 from bench.document import format_interval, format_number, format_p_value
-from bench.findings import findings
+from bench.findings import best_row_comparisons, findings
 
 # last_k=1: final accuracy is exactly the value written for the last epoch
 OPTIONS = Options(last_k=1, n_boot=500)
@@ -43,15 +43,18 @@ def test_a_clear_best_row_and_what_it_beats(tmp_path):
     assert "(epoch 20)" in text[0] and "Student t 95% intervals" in text[0]
     assert text[1].startswith(f"Highest mean: bidirectional-sum, {accuracy_of(analysis, 'bidirectional-sum')}")
     assert "100% of 500 bootstrap resamples of the 5 seeds every row has" in text[1]
-    beats = text[2]
-    for other in ("forward", "bidirectional-concat"):
-        row = comparison(analysis, "bidirectional-sum", other)
-        difference = format_interval(row["mean_difference"], row["difference_low"], row["difference_high"], 4)
-        rate = format_interval(row["win_rate"], row["win_rate_low"], row["win_rate_high"], 2)
-        assert f"{other} by +{difference}, better on 5 of 5 seeds (win rate {rate})" in beats
-        assert f"Holm-adjusted p = {format_p_value(row['p_holm'])}" in beats
-    assert "1.00 [0.48, 1.00]" in beats
-    assert not any(sentence.startswith("Not separated") for sentence in text)
+    assert text[2] == (
+        "bidirectional-sum beats forward, bidirectional-concat (Holm-adjusted p below 0.05). Its difference from "
+        "each, win rate and adjusted p are in the table below."
+    )
+    header, rows = best_row_comparisons(analysis)
+    assert header[1:4] == ["bidirectional-sum minus it (Student t 95%)", "better on", "win rate (Clopper-Pearson 95%)"]
+    for other, row in zip(("forward", "bidirectional-concat"), rows, strict=True):
+        pair = comparison(analysis, "bidirectional-sum", other)
+        difference = format_interval(pair["mean_difference"], pair["difference_low"], pair["difference_high"], 4)
+        rate = format_interval(pair["win_rate"], pair["win_rate_low"], pair["win_rate_high"], 2)
+        assert row == [other, f"+{difference}", "5 of 5 seeds", rate, format_p_value(pair["p_holm"]), "yes"]
+    assert rows[0][3] == "1.00 [0.48, 1.00]"
     assert "1: bidirectional-sum; 2: bidirectional-concat; 3: forward." in text[3]
     assert text[-1].startswith("These results hold for this budget (20 epochs, batch size 1) and learning rate 0.001")
 
@@ -65,10 +68,13 @@ def test_rows_the_comparisons_do_not_separate_share_a_rank(tmp_path):
     analysis = analysed(tmp_path / "sweep", finals)
     text = " ".join(findings(analysis))
     row = comparison(analysis, "bidirectional-sum", "bidirectional-ave")
-    assert row["p_holm"] >= 0.05
-    difference = format_interval(row["mean_difference"], row["difference_low"], row["difference_high"], 4)
-    assert "Not separated from bidirectional-sum (Holm-adjusted p at least 0.05): bidirectional-ave, " in text
-    assert f"difference +{difference}, better on 2 of 4 seeds" in text
+    assert row["p_holm"] >= 0.05 and row["wins"] == 2
+    assert (
+        "bidirectional-sum beats forward (Holm-adjusted p below 0.05); it is not separated from bidirectional-ave "
+        "(Holm-adjusted p at least 0.05)." in text
+    )
+    _, rows = best_row_comparisons(analysis)
+    assert rows[1][0] == "bidirectional-ave" and rows[1][2] == "2 of 4 seeds" and rows[1][-1] == "no"
     assert "1: bidirectional-sum, bidirectional-ave; 3: forward." in text
 
 
@@ -81,7 +87,7 @@ def test_one_row_has_nothing_to_compare(tmp_path):
     )
     # 0.89 [0.865, 0.915] contains the position-only accuracy 0.8892
     assert "Against the position-only accuracy 0.8892 (length 10): above it: none; interval containing it: " in text[2]
-    assert len(analysis.primary) == 0
+    assert len(analysis.primary) == 0 and best_row_comparisons(analysis)[1] == []
 
 
 def test_rows_against_the_baselines_of_variable_lengths(tmp_path):
