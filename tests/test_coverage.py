@@ -67,7 +67,6 @@ def coverage_table() -> list[tuple[str, int, float, float, float]]:
     return rows
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("distribution", "n"), list(KNOWN))
 @pytest.mark.parametrize("method", [T, BOOTSTRAP_T])
 def test_interval_of_a_mean_holds_its_known_coverage(distribution, n, method):
@@ -78,7 +77,6 @@ def test_interval_of_a_mean_holds_its_known_coverage(distribution, n, method):
     assert known - BAND <= covered <= 0.95 + BAND, f"{method} covers {covered:.3f} on {distribution}, n={n}"
 
 
-@pytest.mark.slow
 def test_percentile_bootstrap_falls_short_at_five_seeds():
     data, truth = samples("normal", 5)
     percentile = coverage(*percentile_bootstrap(data), truth)
