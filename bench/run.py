@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from bench import display, store, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
+from bench.slurm import SweepError  # noqa: E402
 
 log = logging.getLogger("bench.run")
 register_configs()
@@ -337,6 +338,9 @@ def cli() -> None:
     except KeyboardInterrupt:
         print("bench.run: interrupted", file=sys.stderr)
         sys.exit(130)
+    except SweepError as error:  # jobs that a cluster ended without a result
+        print(f"bench.run: {error}", file=sys.stderr)
+        sys.exit(1)
     except Exception as error:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException

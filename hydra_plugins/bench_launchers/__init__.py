@@ -1,0 +1,1 @@
+"""Hydra launchers of bench. Hydra finds plugins only under the hydra_plugins namespace package."""
