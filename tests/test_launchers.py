@@ -7,8 +7,6 @@ would add seconds to every job.
 from __future__ import annotations
 
 import importlib.util
-import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,11 +14,8 @@ from conftest import CONF, run_cli
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from sweeps import LOG_PID, SMALL, by_variant_and_seed, pid, read_job, sweep
 
-# The conftest `small` overrides, in graph mode.
-SMALL = ["train.epochs=20", "train.eval_every=10", "data.heldout_size=64", "train.jit_compile=false"]
-# Each line of a job's log file (<job>/run.log) starts with the id of the process that ran the job.
-LOG_PID = "hydra.job_logging.formatters.file.format='%(process)d %(message)s'"
 JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
 # Config names that launcher plugins register (ray and ray_aws: hydra-ray-launcher, the optional ray extra).
@@ -51,10 +46,11 @@ def test_the_cluster_presets_extend_submitit_and_keep_its_files_in_the_sweep_fol
     assert local._target_ == f"{SUBMITIT}.LocalLauncher"
     assert (local.timeout_min, local.gpus_per_node) == (60, 0)
     slurm = launcher("slurm", "hydra.launcher.partition=cpu")
-    assert slurm._target_ == f"{SUBMITIT}.SlurmLauncher"
+    # submitit's Slurm launcher with the waiting of bench.slurm (tests/clusters/test_slurm.py runs it on Slurm)
+    assert slurm._target_ == "hydra_plugins.bench_launchers.slurm.SlurmLauncher"
     expected = {"partition": "cpu", "cpus_per_task": 1, "mem_gb": 4, "gpus_per_node": 0, "timeout_min": 120}
     assert {key: slurm[key] for key in expected} == expected
-    assert slurm.array_parallelism == 32
+    assert (slurm.array_parallelism, slurm.signal_delay_s) == (32, 0)
     # the presets are checked against the plugin's schema: a misspelt key is refused when the config is composed
     with pytest.raises(ConfigCompositionException, match="partitoin"):
         launcher("slurm", "hydra.launcher.partitoin=cpu")
@@ -80,6 +76,9 @@ def test_the_ray_preset_extends_the_plugins_config():
     ray = launcher("ray_local")
     assert ray._target_ == "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
     assert ray.ray.remote.num_cpus == 1
+    # present and null, so that the plugin does not set it: ray.init refuses it when joining a running cluster
+    assert "object_store_memory" in ray.ray.init and ray.ray.init.object_store_memory is None
+    assert launcher("ray_local", "hydra.launcher.ray.init.address=auto").ray.init.address == "auto"
 
 
 @pytest.mark.skipif(RAY_INSTALLED, reason="hydra-ray-launcher (the ray extra) is installed")
@@ -92,33 +91,6 @@ def test_the_ray_preset_without_its_plugin_fails_to_compose(tmp_path):
     (line,) = finished.stderr.strip().splitlines()
     assert line.startswith("bench.run: In 'hydra/launcher/ray_local': Could not load 'hydra/launcher/ray'")
     assert not sweep.exists()
-
-
-def sweep(folder: Path, *overrides: str, timeout: float = 300) -> dict[int, dict]:
-    """Runs ``python -m bench.run -m`` into ``folder``; returns each job's metrics, run.json and log pids by job num."""
-    finished = run_cli("-m", *overrides, LOG_PID, f"hydra.sweep.dir={folder}", cwd=folder.parent, timeout=timeout)
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    return {int(job.name): read_job(job) for job in folder.iterdir() if job.name.isdigit()}
-
-
-def read_job(folder: Path) -> dict:
-    log_lines = (folder / "run.log").read_text().splitlines()
-    return {
-        "metrics": pd.read_csv(folder / "metrics.csv"),
-        "run": json.loads((folder / "run.json").read_text()),
-        "pids": {int(line.split(" ", 1)[0]) for line in log_lines if line[:1].isdigit()},
-        "log": log_lines,
-    }
-
-
-def by_variant_and_seed(jobs: dict[int, dict]) -> pd.DataFrame:
-    metrics = pd.concat([job["metrics"] for job in jobs.values()])
-    return metrics.sort_values(["variant", "seed", "split", "epoch"]).reset_index(drop=True)
-
-
-def pid(job: dict) -> int:
-    (only,) = job["pids"]
-    return only
 
 
 @pytest.fixture(scope="module")
