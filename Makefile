@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with TensorFlow (TF=cpu|gpu)
 
-test: install ## run the whole test suite
+test: install ## run the whole test suite (the Slurm and Ray cluster tests skip, saying why, unless run as root with Debian's slurm-wlm, munge, slurmdbd, mariadb-server and the ray extra: bash .ci/run installs them)
 	$(PY) -m pytest
 
 test-fast: install ## run the tests not marked slow
@@ -62,12 +62,12 @@ ui: install ## the MLflow UI on the default store (tracking=mlflow), at http://1
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db --host 127.0.0.1 --port 5000
 
 lint: install ## ruff lint and format check
-	$(PY) -m ruff check bench tests
-	$(PY) -m ruff format --check bench tests
+	$(PY) -m ruff check bench hydra_plugins tests
+	$(PY) -m ruff format --check bench hydra_plugins tests
 
 format: install ## apply ruff fixes and formatting
-	$(PY) -m ruff check --fix bench tests
-	$(PY) -m ruff format bench tests
+	$(PY) -m ruff check --fix bench hydra_plugins tests
+	$(PY) -m ruff format bench hydra_plugins tests
 
 clean: ## remove results, caches and the virtual environment
 	rm -rf outputs multirun .pytest_cache .ruff_cache $(VENV) *.egg-info
