@@ -19,25 +19,24 @@ def basic_sweep(tmp_path_factory) -> dict[int, dict]:
     return sweep(tmp_path_factory.mktemp("basic") / "sweep", *MODELS_AND_SEEDS, *SMALL)
 
 
-@pytest.fixture(scope="session", params=[False, True], ids=["without accounting", "with accounting"])
-def slurm(request, tmp_path_factory):
-    """A running single-node Slurm cluster (SLURM_CONF points at it); with accounting: slurmdbd and MariaDB too.
-
-    Tests that need only one kind parametrize it indirectly: ``@pytest.mark.parametrize("slurm", [False], ...)``.
-    """
-    accounting = request.param
-    unavailable(slurm_cluster.missing(accounting))
-    folder = tmp_path_factory.mktemp("slurm") / "cluster"
-    conf = slurm_cluster.start(folder, accounting)
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory) -> dict[str, dict]:
+    """Two running single-node Slurm clusters, side by side: "plain", without accounting (the common small-cluster
+    setup), and "accounting", with slurmdbd on a throwaway MariaDB. Each has the environment that points Slurm's
+    commands at it (SLURM_CONF) and marks the processes it starts."""
+    unavailable(slurm_cluster.missing(accounting=True))
+    clusters: dict[str, dict] = {}
     try:
-        yield {
-            "folder": folder,
-            "accounting": accounting,
-            "env": {"SLURM_CONF": str(conf), processes.MARKER: str(folder)},
-        }
+        for name, accounting in (("plain", False), ("accounting", True)):
+            folder = tmp_path_factory.mktemp(f"slurm-{name}") / "cluster"
+            conf = slurm_cluster.start(folder, accounting)
+            clusters[name] = {"folder": folder, "env": {"SLURM_CONF": str(conf), processes.MARKER: str(folder)}}
+        yield clusters
     finally:
-        slurm_cluster.stop(folder)
-    assert slurm_cluster.leftovers(folder) == []
+        for cluster in clusters.values():
+            slurm_cluster.stop(cluster["folder"])
+    for cluster in clusters.values():
+        assert processes.leftovers(cluster["folder"]) == []
 
 
 @pytest.fixture(scope="module")
@@ -50,4 +49,4 @@ def ray_head(tmp_path_factory):
         yield {"folder": folder, "env": env}
     finally:
         ray_cluster.stop(folder)
-    assert ray_cluster.leftovers(folder) == []
+    assert processes.leftovers(folder) == []

@@ -7,8 +7,10 @@ processes that carry its marker, never by a program's name, so other clusters on
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +43,28 @@ def describe(processes: list[psutil.Process]) -> list[str]:
         except psutil.NoSuchProcess:
             continue
     return described
+
+
+def leftovers(folder: Path) -> list[str]:
+    """``pid name`` of each process of the cluster in ``folder`` still running: empty once it is stopped."""
+    return describe(carrying(folder.resolve()))
+
+
+def parse_command_line(doc: str, *options: str) -> argparse.Namespace:
+    """``start|stop FOLDER`` and the given flags, for the cluster modules run as scripts."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("folder", type=Path)
+    for option in options:
+        parser.add_argument(option, action="store_true")
+    return parser.parse_args()
+
+
+def exit_if_running(program: str, folder: Path) -> None:
+    """Exits non-zero, naming them, if processes of the cluster in ``folder`` are still running."""
+    left = leftovers(folder)
+    if left:
+        sys.exit(f"{program}: still running: {', '.join(left)}")
 
 
 def end(processes: list[psutil.Process], grace_s: float) -> None:

@@ -12,7 +12,6 @@ socket path must stay under 108 bytes, removed again by ``stop``. Stopping sends
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -80,16 +79,8 @@ def remove_ray_tmpdir(folder: Path) -> None:
         shutil.rmtree(record.read_text(), ignore_errors=True)
 
 
-def leftovers(folder: Path) -> list[str]:
-    """``pid name`` of each process of the head in ``folder`` still running: empty after ``stop``."""
-    return processes.describe(processes.carrying(folder.resolve()))
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("folder", type=Path)
-    args = parser.parse_args()
+    args = processes.parse_command_line(__doc__)
     if args.action == "start":
         reason = missing()
         if reason:
@@ -98,9 +89,7 @@ def main() -> None:
         print("to join it:\n" + "\n".join(f"export {key}={value}" for key, value in env.items()))
     else:
         stop(args.folder)
-        left = leftovers(args.folder)
-        if left:
-            sys.exit(f"ray_cluster: still running: {', '.join(left)}")
+        processes.exit_if_running("ray_cluster", args.folder)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ munge, and for accounting slurmdbd and mariadb-server: ``missing()`` says what i
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import socket
@@ -202,17 +201,8 @@ def stop(folder: Path, grace_s: float = 10) -> None:
         shutil.rmtree(socket_dir.read_text(), ignore_errors=True)
 
 
-def leftovers(folder: Path) -> list[str]:
-    """``pid name`` of each process of the cluster in ``folder`` still running: empty after ``stop``."""
-    return processes.describe(processes.carrying(folder.resolve()))
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--accounting", action="store_true", help="also slurmdbd on a throwaway MariaDB")
-    args = parser.parse_args()
+    args = processes.parse_command_line(__doc__, "--accounting")
     if args.action == "start":
         reason = missing(args.accounting)
         if reason:
@@ -222,9 +212,7 @@ def main() -> None:
         print(f"started in {time.perf_counter() - started:.1f} s; to use it:\nexport SLURM_CONF={conf}")
     else:
         stop(args.folder)
-        left = leftovers(args.folder)
-        if left:
-            sys.exit(f"slurm_cluster: still running: {', '.join(left)}")
+        processes.exit_if_running("slurm_cluster", args.folder)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sweeps import SMALL, pid, sweep
 
-from clusters import ray_cluster
+from clusters import processes, ray_cluster
 from clusters.support import MODELS_AND_SEEDS, job_folders_match, unavailable, use
 
 pytestmark = pytest.mark.slow
@@ -53,8 +53,8 @@ def test_the_ray_local_preset_starts_a_ray_of_its_own_and_ends_it(basic_sweep, t
         assert Path("/tmp/ray").exists() == system_ray
         # and the Ray it started ended with the sweep
         deadline = time.monotonic() + 30
-        while ray_cluster.leftovers(folder) and time.monotonic() < deadline:
+        while processes.leftovers(folder) and time.monotonic() < deadline:
             time.sleep(1)
-        assert ray_cluster.leftovers(folder) == []
+        assert processes.leftovers(folder) == []
     finally:
         ray_cluster.stop(folder)

@@ -17,7 +17,6 @@ from sweeps import SMALL, sweep
 from clusters.support import MODELS_AND_SEEDS, job_folders_match, use
 
 pytestmark = pytest.mark.slow
-WITHOUT_ACCOUNTING = pytest.mark.parametrize("slurm", [False], ids=["without accounting"], indirect=True)
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=5"]
 # Jobs that train until Slurm ends them, returning to Python every 1000 epochs to notice SIGTERM.
 ENDLESS = ["train.epochs=100000000", "train.eval_every=1000", "data.heldout_size=64", "train.jit_compile=false"]
@@ -42,11 +41,10 @@ def wait_for(condition, what: str, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-@WITHOUT_ACCOUNTING
 def test_the_slurm_preset_gives_the_basic_launchers_numbers_and_a_rerun_skips_every_job(
     slurm, basic_sweep, tmp_path, monkeypatch
 ):
-    use(monkeypatch, slurm["env"])
+    use(monkeypatch, slurm["plain"]["env"])
     folder = tmp_path / "sweep"
     jobs = sweep(folder, *SLURM, *MODELS_AND_SEEDS, *SMALL)
     job_folders_match(jobs, basic_sweep)
@@ -65,53 +63,66 @@ def test_the_slurm_preset_gives_the_basic_launchers_numbers_and_a_rerun_skips_ev
         assert {name: (folder / str(num) / name).read_bytes() for name in files[num]} == files[num]
 
 
-def test_a_cancelled_and_a_timed_out_task_end_the_sweep_with_one_line(slurm, tmp_path, monkeypatch):
-    use(monkeypatch, slurm["env"])
-    folder = tmp_path / "sweep"
+def start_endless_sweep(cluster: dict, folder: Path) -> subprocess.Popen:
+    """Two jobs that train until Slurm ends them, with a one-minute time limit; stdout to ``<folder>.out``."""
     overrides = [*SLURM, "hydra.launcher.timeout_min=1", "model=forward,bidirectional", "seed=0", *ENDLESS]
     command = [sys.executable, "-m", "bench.run", "-m", *overrides, f"hydra.sweep.dir={folder}"]
-    output = tmp_path / "sweep.out"
-    env = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
-    with output.open("w") as out:
-        running = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
-        try:
-            # job 0 is cancelled once it trains; job 1 trains until Slurm ends it at its one-minute limit
-            wait_for(lambda: status(folder / "0") == "running", "training in job 0", 180)
-            subprocess.run(["scancel", slurm_task(folder / "0")], check=True)
-            _, errors = running.communicate(timeout=300)  # a sweep that hangs fails here
-        finally:
-            running.kill()
-            running.wait()
-    array = slurm_task(folder / "0").split("_")[0]
-    assert running.returncode == 1, errors
-    assert "Traceback" not in errors + output.read_text()
-    assert errors.strip().splitlines()[-1] == (
-        "bench.run: 2 of 2 job(s) ended without a result: "
-        f"job 0 (model=forward): Slurm task {array}_0 CANCELLED; "
-        f"job 1 (model=bidirectional): Slurm task {array}_1 TIMEOUT. "
-        f"Logs: {folder / '.submitit'}. Run the same command again to run them again."
-    )
-    # SIGTERM reached both jobs while they trained: each recorded itself as interrupted, with the rows it had
-    assert status(folder / "0") == status(folder / "1") == "interrupted"
-    assert len((folder / "1" / "metrics.csv").read_text().splitlines()) > 1000
-    if slurm["accounting"]:
-        wait_for(lambda: accounted(array) == ["CANCELLED", "TIMEOUT"], "accounting records", 60)
+    env = {key: value for key, value in {**os.environ, **cluster["env"]}.items() if key != "HYDRA_FULL_ERROR"}
+    with folder.with_suffix(".out").open("w") as out:
+        return subprocess.Popen(command, cwd=folder.parent, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
 
 
-def accounted(array: str) -> list[str]:
+def test_a_cancelled_and_a_timed_out_task_end_the_sweep_with_one_line(slurm, tmp_path):
+    # the same sweep on both clusters at once; job 0 is cancelled once it trains, job 1 trains until Slurm ends it
+    # at its one-minute limit
+    folders = {name: tmp_path / name for name in slurm}
+    running = {name: start_endless_sweep(slurm[name], folders[name]) for name in slurm}
+    errors = {}
+    try:
+        for name, cluster in slurm.items():
+            job = folders[name] / "0"
+            wait_for(lambda job=job: status(job) == "running", f"training in job 0 on {name}", 240)
+            subprocess.run(["scancel", slurm_task(job)], check=True, env={**os.environ, **cluster["env"]})
+        for name, sweep_process in running.items():
+            errors[name] = sweep_process.communicate(timeout=300)[1]  # a sweep that hangs fails here
+    finally:
+        for sweep_process in running.values():
+            sweep_process.kill()
+            sweep_process.wait()
+    for name, folder in folders.items():
+        array = slurm_task(folder / "0").split("_")[0]
+        assert running[name].returncode == 1, errors[name]
+        assert "Traceback" not in errors[name] + folder.with_suffix(".out").read_text()
+        assert errors[name].strip().splitlines()[-1] == (
+            "bench.run: 2 of 2 job(s) ended without a result: "
+            f"job 0 (model=forward): Slurm task {array}_0 CANCELLED; "
+            f"job 1 (model=bidirectional): Slurm task {array}_1 TIMEOUT. "
+            f"Logs: {folder / '.submitit'}. Run the same command again to run them again."
+        )
+        # SIGTERM reached job 0 while it trained: it recorded itself as interrupted; job 1 is not complete either
+        # (interrupted, or still "running" if Slurm's time limit came before its training started), so a rerun
+        # runs both again
+        assert status(folder / "0") == "interrupted"
+        assert status(folder / "1") in {"interrupted", "running", None}
+    # the accounting cluster recorded the same states
+    array = slurm_task(folders["accounting"] / "0").split("_")[0]
+    wait_for(lambda: accounted(array, slurm["accounting"]["env"]) == ["CANCELLED", "TIMEOUT"], "sacct records", 60)
+
+
+def accounted(array: str, env: dict[str, str]) -> list[str]:
     """The states that Slurm accounting holds for the tasks of ``array``."""
     shown = subprocess.run(
         ["sacct", "--noheader", "--parsable2", "--allocations", "--format=JobID,State", f"--jobs={array}"],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **env},
     )
     return [line.split("|")[1].split()[0] for line in sorted(shown.stdout.splitlines())]
 
 
-@WITHOUT_ACCOUNTING
 def test_a_sweep_that_sbatch_refuses_ends_with_one_line(slurm, tmp_path, monkeypatch):
-    use(monkeypatch, slurm["env"])
+    use(monkeypatch, slurm["plain"]["env"])
     folder = tmp_path / "sweep"
     finished = run_cli(
         "-m", *SLURM, "hydra.launcher.partition=nowhere", *SMALL, f"hydra.sweep.dir={folder}", cwd=tmp_path, timeout=120
