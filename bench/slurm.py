@@ -61,7 +61,7 @@ def wait_until_ended(jobs: Sequence[Any]) -> dict[str, str]:
     """Waits until every task has a result file or has ended in Slurm; returns each task's last state seen.
 
     ``jobs`` are submitit's SlurmJob objects of one sweep (``job_id`` like ``1234_5``, ``paths.result_pickle``).
-    Polls squeue at once, then every tenth of the time waited (2 s to 30 s apart), and looks for result files every
+    Polls squeue at once, then every twentieth of the time waited (2 s to 30 s apart), and looks for result files every
     second in between. A task that squeue no longer lists has ended ("ENDED" when its state was never seen).
     """
     array_ids = sorted({job.job_id.split("_")[0] for job in jobs})
@@ -77,7 +77,7 @@ def wait_until_ended(jobs: Sequence[Any]) -> dict[str, str]:
                     states[job.job_id] = seen.get(job.job_id) or (states[job.job_id] if ended_before else "ENDED")
                 if all(state in ENDED for state in states.values()):
                     break
-            next_poll = now + min(MAX_POLL_S, max(2.0, (now - started) / 10))
+            next_poll = now + min(MAX_POLL_S, max(2.0, (now - started) / 20))
         time.sleep(1)
     return states
 

@@ -1,8 +1,9 @@
-"""Processes of a test cluster: every one carries MARKER=<cluster folder> in its environment.
+"""Processes of a test cluster: those that carry MARKER=<cluster folder> in their environment or hold a file in it.
 
-Daemons get the marker from the cluster module, and everything they start inherits it; a job submitted from a test
-inherits it from the test's environment. That is how a cluster is stopped and checked whole: by the ids of the
-processes that carry its marker, never by a program's name, so other clusters on the machine are left alone.
+Daemons get the marker from the cluster module, and what they start inherits it; a job submitted from a test
+inherits it from the test's environment. A process that clears its environment (Slurm's slurmstepd) still holds
+the cluster's log file open. That is how a cluster is stopped and checked whole: by the ids of its processes,
+never by a program's name, so other clusters on the machine are left alone.
 """
 
 from __future__ import annotations
@@ -21,17 +22,33 @@ MARKER = "BENCH_TEST_CLUSTER"
 
 
 def carrying(folder: Path) -> list[psutil.Process]:
-    """The running processes whose environment holds MARKER=folder, this process and its parents excluded."""
+    """The running processes of the cluster in ``folder``, this process and its parents excluded."""
     own = {os.getpid(), *(parent.pid for parent in psutil.Process().parents())}
     found = []
     for process in psutil.process_iter():
         try:
             if process.pid not in own and process.status() != psutil.STATUS_ZOMBIE:
-                if process.environ().get(MARKER) == str(folder):
+                if process.environ().get(MARKER) == str(folder) or holds_a_file_in(process.pid, folder):
                     found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def holds_a_file_in(pid: int, folder: Path) -> bool:
+    """Whether the process has a file under ``folder`` open (deleted ones included)."""
+    prefix = f"{folder}/"
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor).startswith(prefix):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def describe(processes: list[psutil.Process]) -> list[str]:

@@ -1,6 +1,6 @@
 """A single-node Slurm cluster on this machine, for the tests or by hand.
 
-    python tests/clusters/slurm_cluster.py start FOLDER [--accounting]   # prints the SLURM_CONF line to export
+    python tests/clusters/slurm_cluster.py start FOLDER [--accounting]   # prints the variables to export
     python tests/clusters/slurm_cluster.py stop FOLDER
 
 munged with a fresh key, slurmctld and slurmd on localhost and, with accounting, slurmdbd on a throwaway MariaDB.
@@ -185,6 +185,12 @@ def launch(folder: Path, name: str, command: list[str], env: dict[str, str]) -> 
     return daemon
 
 
+def queued_jobs(env: dict[str, str]) -> list[str]:
+    """Ids of the jobs that the cluster still lists as pending, running or completing."""
+    shown = subprocess.run(["squeue", "-h", "-o", "%A"], capture_output=True, text=True, env=env, timeout=30)
+    return shown.stdout.split()
+
+
 def node_state(env: dict[str, str]) -> str:
     shown = subprocess.run(
         ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=30, env={**os.environ, **env}
@@ -193,8 +199,17 @@ def node_state(env: dict[str, str]) -> str:
 
 
 def stop(folder: Path, grace_s: float = 10) -> None:
-    """Ends every process of the cluster in ``folder``: its daemons and whatever they or its jobs started."""
+    """Ends every process of the cluster in ``folder``: its jobs (cancelled first, so that Slurm ends their steps),
+    its daemons, and whatever they or its jobs started."""
     folder = folder.resolve()
+    env = {**os.environ, "SLURM_CONF": str(folder / "slurm.conf")}
+    if (folder / "slurm.conf").exists() and succeeds(env, "scontrol", "ping"):
+        jobs = queued_jobs(env)
+        if jobs:
+            subprocess.run(["scancel", *jobs], capture_output=True, env=env, timeout=30)
+            deadline = time.monotonic() + 30
+            while queued_jobs(env) and time.monotonic() < deadline:
+                time.sleep(0.5)
     processes.end(processes.carrying(folder), grace_s)
     socket_dir = folder / "munge" / "socket-dir"
     if socket_dir.exists():
@@ -209,7 +224,8 @@ def main() -> None:
             sys.exit(f"slurm_cluster: {reason}")
         started = time.perf_counter()
         conf = start(args.folder, args.accounting)
-        print(f"started in {time.perf_counter() - started:.1f} s; to use it:\nexport SLURM_CONF={conf}")
+        marker = f"{processes.MARKER}={args.folder.resolve()}"
+        print(f"started in {time.perf_counter() - started:.1f} s; to use it:\nexport SLURM_CONF={conf} {marker}")
     else:
         stop(args.folder)
         processes.exit_if_running("slurm_cluster", args.folder)
