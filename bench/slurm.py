@@ -93,7 +93,7 @@ def collect(jobs: Sequence[Any], job_overrides: Sequence[Sequence[str]], first_n
 
     states = wait_until_ended(jobs)
     grace_ends = time.monotonic() + RESULT_GRACE_S
-    returns, lost = [], []
+    returns, lost, failed = [], [], []
     for num, job, what in zip(range(first_num, first_num + len(jobs)), jobs, swept(job_overrides), strict=True):
         state = states.get(job.job_id, "ENDED")
         while state in MAY_HAVE_RESULT and not job.paths.result_pickle.exists() and time.monotonic() < grace_ends:
@@ -102,15 +102,31 @@ def collect(jobs: Sequence[Any], job_overrides: Sequence[Sequence[str]], first_n
             lost.append(f"job {num}{what}: Slurm task {job.job_id} {state}")
             continue
         try:
-            returns.append(job.results()[0])
+            returned = job.results()[0]
         except FailedJobError as error:
             lost.append(f"job {num}{what}: Slurm task {job.job_id} raised {last_exception(str(error))}")
+            continue
+        returns.append(returned)
+        if failed_by_itself(returned):
+            failed.append(f"job {num}{what}")
     if lost:
+        # The sweep ends here, before the end-of-sweep check that would name the jobs that failed by themselves.
+        also = f" Failed by themselves: {', '.join(failed)} (see their run.json)." if failed else ""
         raise SweepError(
-            f"{len(lost)} of {len(jobs)} job(s) ended without a result: {'; '.join(lost)}. "
+            f"{len(lost)} of {len(jobs)} job(s) ended without a result: {'; '.join(lost)}.{also} "
             f"Logs: {jobs[0].paths.folder.parent}. Run the same command again to run them again."
         )
     return returns
+
+
+def failed_by_itself(returned: Any) -> bool:
+    """Whether a job's JobReturn is bench.run's record of a failed job (it returns ``{"status": ...}``)."""
+    from hydra.core.utils import JobStatus
+
+    if returned.status is not JobStatus.COMPLETED:
+        return False
+    value = returned.return_value
+    return isinstance(value, dict) and value.get("status") == "failed"
 
 
 def swept(job_overrides: Sequence[Sequence[str]]) -> list[str]:

@@ -10,6 +10,7 @@ import os
 import stat
 
 import pytest
+from hydra.core.utils import JobReturn, JobStatus
 from submitit.core.utils import cloudpickle_dump
 from submitit.slurm.slurm import SlurmJob
 
@@ -50,12 +51,20 @@ def finish(job: SlurmJob, value: object) -> None:
     cloudpickle_dump(("success", value), job.paths.result_pickle)
 
 
+def returned(value: object) -> JobReturn:
+    """What a job of bench.run gives back through Hydra: a completed JobReturn holding main()'s return."""
+    job_return = JobReturn()
+    job_return.status = JobStatus.COMPLETED
+    job_return.return_value = value
+    return job_return
+
+
 OVERRIDES = [["model=forward", "seed=0"], ["model=forward", "seed=1"], ["model=backward", "seed=0"]]
 
 
 def test_jobs_that_slurm_ended_without_a_result_are_named_with_their_state(squeue, tmp_path):
     jobs = jobs_of(tmp_path, "41", 3)
-    finish(jobs[1], {"status": "completed"})
+    finish(jobs[1], returned({"status": "completed"}))
     squeue("41_0|CANCELLED\n41_1|COMPLETED\n41_2|TIMEOUT\n")
     with pytest.raises(slurm.SweepError) as raised:
         slurm.collect(jobs, OVERRIDES, first_num=0)
@@ -67,17 +76,31 @@ def test_jobs_that_slurm_ended_without_a_result_are_named_with_their_state(squeu
     )
 
 
+def test_jobs_that_failed_by_themselves_are_named_too_when_others_ended_without_a_result(squeue, tmp_path):
+    jobs = jobs_of(tmp_path, "45", 3)
+    finish(jobs[0], returned({"status": "completed"}))
+    finish(jobs[1], returned({"status": "failed"}))
+    squeue("45_0|COMPLETED\n45_1|COMPLETED\n45_2|OUT_OF_MEMORY\n")
+    with pytest.raises(slurm.SweepError) as raised:
+        slurm.collect(jobs, OVERRIDES, first_num=0)
+    assert str(raised.value).startswith(
+        "1 of 3 job(s) ended without a result: job 2 (model=backward seed=0): Slurm task 45_2 OUT_OF_MEMORY. "
+        "Failed by themselves: job 1 (model=forward seed=1) (see their run.json). Logs: "
+    )
+
+
 def test_every_job_with_a_result_returns_it_in_order(squeue, tmp_path):
     jobs = jobs_of(tmp_path, "42", 3)
     for num, job in enumerate(jobs):
-        finish(job, {"num": num})
+        finish(job, returned({"num": num}))
     squeue("", status=1)  # never asked: every result is there
-    assert slurm.collect(jobs, OVERRIDES, first_num=0) == [{"num": 0}, {"num": 1}, {"num": 2}]
+    collected = slurm.collect(jobs, OVERRIDES, first_num=0)
+    assert [job_return.return_value for job_return in collected] == [{"num": 0}, {"num": 1}, {"num": 2}]
 
 
 def test_tasks_that_squeue_no_longer_knows_have_ended(squeue, tmp_path):
     jobs = jobs_of(tmp_path, "43", 2)
-    finish(jobs[0], {"status": "completed"})
+    finish(jobs[0], returned({"status": "completed"}))
     squeue("slurm_load_jobs error: Invalid job id specified\n", status=1)
     with pytest.raises(slurm.SweepError, match=r"1 of 2 job\(s\) .*: job 1 \(seed=1\): Slurm task 43_1 ENDED\."):
         slurm.collect(jobs, [["seed=0"], ["seed=1"]], first_num=0)
