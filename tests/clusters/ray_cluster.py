@@ -38,7 +38,14 @@ def environment(folder: Path) -> dict[str, str]:
     (folder / "home").mkdir(parents=True)
     ray_tmpdir = tempfile.mkdtemp(prefix="bench-ray-")
     (folder / "ray-tmpdir").write_text(ray_tmpdir)
-    return {"HOME": str(folder / "home"), "RAY_TMPDIR": ray_tmpdir, processes.MARKER: str(folder)}
+    return {
+        "HOME": str(folder / "home"),
+        "RAY_TMPDIR": ray_tmpdir,
+        # A one-node cluster: Ray otherwise resolves 127.0.0.1 to the machine's network address and its
+        # processes talk over that; with multi-node support off every address it uses is 127.0.0.1.
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        processes.MARKER: str(folder),
+    }
 
 
 def start(folder: Path) -> dict[str, str]:

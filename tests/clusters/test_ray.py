@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def test_a_sweep_joins_a_running_ray_head_with_the_documented_command(ray_head, 
         *SMALL,
     )
     job_folders_match(jobs, basic_sweep)
+    # every Ray process of the head stayed on the loopback address
+    head_log = re.sub(r"\x1b\[[0-9;]*m", "", (Path(ray_head["folder"]) / "head.log").read_text(errors="replace"))
+    assert "Local node IP: 127.0.0.1" in head_log
     # the sweep started no Ray of its own: its jobs ran in the head's workers, whose logs name their process ids
     assert sessions(ray_tmpdir) == {head_session}
     worker_logs = "\n".join(path.name for path in (ray_tmpdir / "ray" / head_session / "logs").glob("worker-*.out"))
