@@ -132,88 +132,129 @@ def set_keras_weights(keras_model, model: ModelConfig, weights: dict[str, np.nda
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Vectorised model (the fast engine): the same computation with a leading replica axis K.
+# Vectorised model (the compiled engine): the same computation with a leading replica axis K.
 
 
-def _lstm_sequence(x: tf.Tensor, kernel, recurrent, bias, mask: tf.Tensor | None, backward: bool) -> tf.Tensor:
-    """Runs one LSTM cell over a sequence with Keras' semantics, for K replicas at once.
+def _lstm_step(z_input, h, c, recurrent, real):
+    """One LSTM step with Keras' gate order (i, f, c, o); at a masked step the state is carried over, output 0."""
+    z = z_input + tf.linalg.matmul(h, recurrent)
+    i, f, g, o = tf.split(z, 4, axis=-1)
+    c_next = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+    h_next = tf.sigmoid(o) * tf.tanh(c_next)
+    if real is None:
+        return h_next, c_next, h_next
+    return tf.where(real, h_next, h), tf.where(real, c_next, c), tf.where(real, h_next, tf.zeros_like(h_next))
+
+
+def _lstm_forward(x: tf.Tensor, kernel, recurrent, bias, mask, readout, unroll: bool) -> tf.Tensor:
+    """Runs R independent LSTM cells from the first step to the last.
 
     Args:
-        x: [K, B, T] inputs (one feature per step).
-        kernel: [K, 1, 4U]; recurrent: [K, U, 4U]; bias: [K, 4U].
-        mask: bool [K, B, T] (True at real steps) or None when every step is real. At a masked step the state
-            is carried over unchanged and the output is zero, as in Keras.
-        backward: read the sequence from the last step to the first (go_backwards).
+        x: [R, B, T] inputs (one feature per step).
+        kernel: [R, 1, 4U]; recurrent: [R, U, 4U]; bias: [R, 4U].
+        mask: bool [R, B, T] (True at real steps) or None when every step is real.
+        readout: [R, U] or None: with it each step's output is reduced at once to its product with readout, so
+            only [R, B] per step is kept.
+        unroll: one copy of the step per time step in the graph (graph size and compile time grow with T), or
+            one step inside a compiled loop over time (the same graph for every T).
 
     Returns:
-        [K, B, T, U] outputs in processing order, as Keras returns them: for ``backward`` output j belongs to
-        input step T-1-j.
+        [R, B, T] readouts, or [R, B, T, U] outputs without readout.
     """
-    units = recurrent.shape[1]
-    projected = x[..., None] * kernel[:, None] + bias[:, None, None]  # [K, B, T, 4U]
-    batch_shape = tf.shape(x)[:2]
-    state_shape = tf.concat([batch_shape, [units]], axis=0)
-    h = tf.zeros(state_shape, dtype=x.dtype)
-    c = tf.zeros(state_shape, dtype=x.dtype)
-    steps = range(x.shape[2] - 1, -1, -1) if backward else range(x.shape[2])
-    outputs = []
-    for t in steps:
-        z = projected[:, :, t] + tf.linalg.matmul(h, recurrent)
-        i, f, g, o = tf.split(z, 4, axis=-1)
-        c_next = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        h_next = tf.sigmoid(o) * tf.tanh(c_next)
-        if mask is None:
-            h, c, out = h_next, c_next, h_next
-        else:
-            real = mask[:, :, t, None]
-            h, c = tf.where(real, h_next, h), tf.where(real, c_next, c)
-            out = tf.where(real, h_next, tf.zeros_like(h_next))
-        outputs.append(out)
-    return tf.stack(outputs, axis=2)
+    n_cells, batch, steps = x.shape
+    kernel, bias = kernel[:, None, 0], bias[:, None]  # [R, 1, 4U]
+
+    def step(h, c, x_t, real_t):
+        h, c, out = _lstm_step(x_t[..., None] * kernel + bias, h, c, recurrent, real_t)
+        return h, c, out if readout is None else tf.linalg.matvec(out, readout)
+
+    state = tf.zeros([n_cells, batch, recurrent.shape[1]], dtype=x.dtype)
+    if unroll:
+        h, c, outputs = state, state, []
+        for t in range(steps):
+            h, c, out = step(h, c, x[:, :, t], None if mask is None else mask[:, :, t, None])
+            outputs.append(out)
+        return tf.stack(outputs, axis=2)
+
+    time_major = tf.transpose(x, [2, 0, 1])  # [T, R, B]: each step's inputs in one contiguous block
+    mask_time_major = None if mask is None else tf.transpose(mask, [2, 0, 1])
+
+    def body(t, h, c, outputs):
+        h, c, out = step(h, c, time_major[t], None if mask is None else mask_time_major[t][..., None])
+        return t + 1, h, c, outputs.write(t, out)
+
+    outputs = tf.TensorArray(x.dtype, size=steps)
+    *_, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, state, state, outputs), maximum_iterations=steps)
+    stacked = outputs.stack()  # [T, R, B(, U)]
+    return tf.transpose(stacked, [1, 2, 0] if readout is not None else [1, 2, 0, 3])
+
+
+def _readouts(model: ModelConfig, head: tf.Tensor) -> list[tf.Tensor] | None:
+    """The part of the Dense head's kernel [K, D] that each cell's outputs meet, or None for mul.
+
+    Every bidirectional merge but mul is linear in each direction's outputs, so their logits are a sum of one
+    product per cell; mul multiplies the two directions' outputs before the head.
+    """
+    direction = Direction(model.direction)
+    if direction is not Direction.bidirectional:
+        return [head]
+    merge = Merge(model.merge)
+    units = head.shape[1] // 2
+    readouts = {
+        Merge.sum: lambda: [head, head],
+        Merge.ave: lambda: [head / 2, head / 2],
+        Merge.concat: lambda: [head[:, :units], head[:, units:]],
+        Merge.mul: lambda: None,
+    }
+    if merge not in readouts:
+        raise ValueError(f"model.merge: no vectorised form for {merge}")
+    return readouts[merge]()
 
 
 def vectorised_logits(
-    model: ModelConfig, params: dict[str, tf.Tensor], x: tf.Tensor, mask: tf.Tensor | None
+    model: ModelConfig, params: dict[str, tf.Tensor], x: tf.Tensor, mask: tf.Tensor | None, unroll: bool = True
 ) -> tf.Tensor:
     """Logits of K replicas of a variant.
+
+    The backward cell reads the sequence reversed (go_backwards), so both cells of a bidirectional variant run as
+    2K replicas of one forward recurrence: one loop over time instead of two. Where the merge is linear, each
+    cell's outputs go through its part of the Dense head at once and only one number per step is kept.
 
     Args:
         model: the variant.
         params: :func:`initial_weights` names, each with a leading replica axis K.
         x: [K, B, T] inputs.
         mask: bool [K, B, T] or None.
+        unroll: see :func:`_lstm_forward`.
 
     Returns:
         [K, B, T] logits; sigmoid gives the probabilities the Keras model outputs at real steps.
     """
-    direction = Direction(model.direction)
+    prefixes = cells(model)
+    head = params["head_kernel"][..., 0]  # [K, D]
+    readouts = _readouts(model, head)
 
-    def run(prefix: str, backward: bool) -> tf.Tensor:
-        return _lstm_sequence(
-            x,
-            params[f"{prefix}_kernel"],
-            params[f"{prefix}_recurrent"],
-            params[f"{prefix}_bias"],
-            mask,
-            backward,
-        )
+    def in_processing_order(prefix: str, t: tf.Tensor) -> tf.Tensor:
+        return tf.reverse(t, axis=[2]) if prefix == "bw" else t
 
-    if direction is Direction.forward:
-        hidden = run("fw", backward=False)
-    elif direction is Direction.backward:
-        hidden = run("bw", backward=True)
-        if model.aligned:
-            hidden = tf.reverse(hidden, axis=[2])
+    def stacked(name: str) -> tf.Tensor:
+        return tf.concat([params[f"{prefix}_{name}"] for prefix in prefixes], axis=0)
+
+    outputs = _lstm_forward(
+        tf.concat([in_processing_order(prefix, x) for prefix in prefixes], axis=0),
+        stacked("kernel"),
+        stacked("recurrent"),
+        stacked("bias"),
+        None if mask is None else tf.concat([in_processing_order(prefix, mask) for prefix in prefixes], axis=0),
+        None if readouts is None else tf.concat(readouts, axis=0),
+        unroll,
+    )
+    # Each cell's outputs come in processing order: a backward cell's output j belongs to input step T-1-j, and
+    # only the original's unaligned backward variant leaves it there.
+    by_cell = tf.split(outputs, len(prefixes), axis=0)
+    if Direction(model.direction) is Direction.backward and not model.aligned:
+        aligned = by_cell
     else:
-        forward, backward = run("fw", backward=False), tf.reverse(run("bw", backward=True), axis=[2])
-        merge = Merge(model.merge)
-        if merge is Merge.concat:
-            hidden = tf.concat([forward, backward], axis=-1)
-        elif merge is Merge.sum:
-            hidden = forward + backward
-        elif merge is Merge.ave:
-            hidden = (forward + backward) / 2
-        else:
-            hidden = forward * backward
-    logits = tf.einsum("kbtd,kdo->kbto", hidden, params["head_kernel"]) + params["head_bias"][:, None, None]
-    return logits[..., 0]
+        aligned = [in_processing_order(prefix, out) for prefix, out in zip(prefixes, by_cell, strict=True)]
+    logits = tf.add_n(aligned) if readouts is not None else tf.einsum("kbtu,kbtu,ku->kbt", *aligned, head)
+    return logits + params["head_bias"][:, :, None]

@@ -17,10 +17,13 @@ def per_step_bce(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return -(labels * np.log(p) + (1 - labels) * np.log(1 - p))
 
 
-def vectorised(model_cfg, weights, x, mask):
+def vectorised(model_cfg, weights, x, mask, unroll=True):
     params = {name: tf.constant(value[None]) for name, value in weights.items()}
     mask = None if mask is None else tf.constant(mask[None])
-    return tf.sigmoid(vectorised_logits(model_cfg, params, tf.constant(x[None]), mask)).numpy()[0]
+    return tf.sigmoid(vectorised_logits(model_cfg, params, tf.constant(x[None]), mask, unroll)).numpy()[0]
+
+
+FORMS = pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "loop"])
 
 
 @pytest.mark.parametrize("variant", ["forward", "backward", "bidirectional-concat"])
@@ -41,28 +44,30 @@ def test_keras_compiled_loss_and_accuracy_of_a_padded_batch_are_means_over_real_
     assert accuracy == pytest.approx(((probabilities > 0.5) == sequences.y)[real].mean(), abs=1e-6)
 
 
+@FORMS
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_padded_values_change_no_prediction_at_a_real_step(variant):
+def test_padded_values_change_no_prediction_at_a_real_step(variant, unroll):
     model_cfg = make_config(*VARIANTS[variant]).model
     weights = initial_weights(model_cfg, seed=4)
     sequences = data.heldout_set(5, 3, 12, 0.25, 32)
     garbage = np.where(sequences.mask, sequences.x, np.random.default_rng(0).normal(0, 100, sequences.x.shape))
-    clean = vectorised(model_cfg, weights, sequences.x, sequences.mask)
-    noisy = vectorised(model_cfg, weights, garbage.astype(np.float32), sequences.mask)
+    clean = vectorised(model_cfg, weights, sequences.x, sequences.mask, unroll)
+    noisy = vectorised(model_cfg, weights, garbage.astype(np.float32), sequences.mask, unroll)
     np.testing.assert_array_equal(clean[sequences.mask], noisy[sequences.mask])
 
 
+@FORMS
 @pytest.mark.parametrize(
     "variant", ["forward", "backward", *[f"bidirectional-{m}" for m in ("sum", "mul", "concat", "ave")]]
 )
-def test_a_short_padded_sequence_is_predicted_as_the_same_sequence_without_padding(variant):
+def test_a_short_padded_sequence_is_predicted_as_the_same_sequence_without_padding(variant, unroll):
     model_cfg = make_config(*VARIANTS[variant]).model
     weights = initial_weights(model_cfg, seed=6)
     values = np.random.default_rng(1).random((1, 6)).astype(np.float32)
     padded = np.concatenate([values, np.zeros((1, 9), np.float32)], axis=1)
     mask = np.arange(15)[None] < 6
-    alone = vectorised(model_cfg, weights, values, None)
-    np.testing.assert_allclose(vectorised(model_cfg, weights, padded, mask)[0, :6], alone[0], atol=1e-6)
+    alone = vectorised(model_cfg, weights, values, None, unroll)
+    np.testing.assert_allclose(vectorised(model_cfg, weights, padded, mask, unroll)[0, :6], alone[0], atol=1e-6)
 
 
 def test_an_all_real_mask_gives_the_fixed_length_numbers():
@@ -118,6 +123,7 @@ def test_packed_variable_length_replicas_match_single_runs_and_report_by_length(
 @pytest.mark.parametrize("variant", ["model=backward_unaligned", "model=bidirectional_concat"])
 def test_compiled_engine_matches_the_keras_loop_on_variable_lengths(variant, small):
     options = [variant, *small, *VARIABLE, "train.epochs=10", "train.eval_every=5", "train.jit_compile=false"]
-    fast, _ = train_metrics(*options)
     reference, _ = train_metrics(*options, "engine=reference")
-    np.testing.assert_allclose(fast[["loss", "accuracy"]], reference[["loss", "accuracy"]], atol=1e-4)
+    for form in ("train.unroll_max_steps=0", "train.unroll_max_steps=12"):  # the loop over time, then unrolled
+        fast, _ = train_metrics(*options, form)
+        np.testing.assert_allclose(fast[["loss", "accuracy"]], reference[["loss", "accuracy"]], atol=1e-4)

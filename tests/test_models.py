@@ -1,5 +1,7 @@
 """The variants' shapes and alignment, and the vectorised model against the Keras layers it replaces."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,10 +22,11 @@ def keras_probabilities(model_cfg, weights, sequences, masked):
     return network(inputs, training=False).numpy()[..., 0]
 
 
-def vectorised_probabilities(model_cfg, weights, sequences, masked):
+def vectorised_probabilities(model_cfg, weights, sequences, masked, unroll=True):
     params = {name: tf.constant(value[None]) for name, value in weights.items()}
     mask = tf.constant(sequences.mask[None]) if masked else None
-    return tf.sigmoid(vectorised_logits(model_cfg, params, tf.constant(sequences.x[None]), mask)).numpy()[0]
+    logits = vectorised_logits(model_cfg, params, tf.constant(sequences.x[None]), mask, unroll)
+    return tf.sigmoid(logits).numpy()[0]
 
 
 @pytest.mark.parametrize("merge, width", [("sum", 20), ("mul", 20), ("concat", 40), ("ave", 20)])
@@ -44,13 +47,46 @@ def test_one_direction_has_the_original_parameter_count(variant):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("masked", [False, True], ids=["fixed", "variable"])
-def test_vectorised_model_matches_keras_at_real_steps(variant, masked):
+@pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "loop"])
+def test_vectorised_model_matches_keras_at_real_steps(variant, masked, unroll):
     model_cfg = make_config(*VARIANTS[variant]).model
     weights = initial_weights(model_cfg, seed=7)
     sequences = data.heldout_set(1, 4 if masked else 10, 10, 0.25, 32)
     expected = keras_probabilities(model_cfg, weights, sequences, masked)
-    actual = vectorised_probabilities(model_cfg, weights, sequences, masked)
+    actual = vectorised_probabilities(model_cfg, weights, sequences, masked, unroll)
     np.testing.assert_allclose(actual[sequences.mask], expected[sequences.mask], atol=1e-6)
+
+
+def graph_size(model_cfg, steps: int, unroll: bool) -> int:
+    """Operations in the traced training step of one replica, its loops' bodies and gradients included."""
+    weights = {name: tf.constant(value[None]) for name, value in initial_weights(model_cfg, 0).items()}
+
+    @tf.function(autograph=False)
+    def loss_and_gradients(params, x):
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            loss = tf.reduce_sum(vectorised_logits(model_cfg, params, x, None, unroll))
+        return loss, tape.gradient(loss, params)
+
+    graph = loss_and_gradients.get_concrete_function(weights, tf.zeros([1, 1, steps])).graph.as_graph_def()
+    return len(graph.node) + sum(len(function.node_def) for function in graph.library.function)
+
+
+def test_the_loop_over_time_is_one_graph_for_every_length_and_the_unrolled_form_grows_with_it():
+    model_cfg = make_config("model=bidirectional_concat").model
+    assert graph_size(model_cfg, 10, unroll=False) == graph_size(model_cfg, 200, unroll=False)
+    assert graph_size(model_cfg, 20, unroll=True) > 1.5 * graph_size(model_cfg, 10, unroll=True)
+
+
+@pytest.mark.parametrize("direction, merge", [("bidirectional", "avg"), ("sideways", None)])
+def test_an_unknown_merge_or_direction_raises_where_it_is_dispatched(direction, merge):
+    model_cfg = SimpleNamespace(direction=direction, merge=merge, aligned=True, units=20)
+    weights = initial_weights(make_config("model=bidirectional_concat").model, 0)
+    params = {name: tf.constant(value[None]) for name, value in weights.items()}
+    with pytest.raises(ValueError, match=merge or direction):
+        vectorised_logits(model_cfg, params, tf.zeros([1, 1, 10]), None)
+    with pytest.raises(ValueError, match=merge or direction):
+        build_keras_model(model_cfg, 10, masked=False)
 
 
 @pytest.mark.parametrize("aligned", [True, False])
