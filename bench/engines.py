@@ -1,18 +1,17 @@
 """Training engines: both train K seeds of one variant and record tidy per-epoch results.
 
-- ``fast``: the K seeds as replicas with stacked weights in one compiled step; each chunk of epochs runs inside
-  one compiled while-loop (XLA by default), with a held-out evaluation between chunks. Adam is elementwise and
-  the summed loss has a separate term per replica, so replica k trains exactly as seed k would alone.
+- ``fast``: the compiled engine (:mod:`bench.compiled`): the K seeds as replicas with stacked weights, whole chunks
+  of epochs and the held-out scoring in compiled calls.
 - ``reference``: the original experiment's loop, one Keras ``model.fit`` call per epoch, one seed after another.
 
 Both start from :func:`bench.models.initial_weights` and read the same batches from :mod:`bench.data`, so from
-one seed they agree epoch by epoch.
+one seed they agree epoch by epoch. This module holds what both share: the recorder of results, the timings and
+the TensorFlow set-up.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench import compile_cache
 from bench import data as datasets
 from bench.schema import BenchConfig, Device, Engine, variant_name
 from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 # Keras clips probabilities by this much before taking logarithms.
 EPSILON = 1e-7
-# Held-out sequences (over all packed seeds) scored per call of the compiled prediction.
-EVAL_SEQUENCES_PER_CALL = 10_000
 
 
 def score(probabilities: np.ndarray, sequences: datasets.Sequences) -> tuple[np.ndarray, np.ndarray]:
@@ -107,39 +105,50 @@ class Recorder:
         )
 
     def add_heldout(
-        self, epoch: int, probabilities: np.ndarray, heldout: list[datasets.Sequences], final: bool
+        self,
+        epoch: int,
+        loss: np.ndarray,
+        accuracy: np.ndarray,
+        heldout: list[datasets.Sequences],
+        final: bool,
     ) -> None:
-        """Scores held-out predictions [K, N, T] of every active replica; at the final epoch also by length."""
-        rows, length_rows = [], []
-        for replica, seed in enumerate(self.seeds):
-            if not self.active(replica):
-                continue
-            sequences = heldout[replica]
-            loss, accuracy = score(probabilities[replica], sequences)
-            steps = sequences.lengths
-            rows.append(
+        """Adds the held-out rows of every active replica from per-sequence loss and accuracy [K, N].
+
+        Each replica's row is the mean over all real steps (sequences weighted by their lengths); at the final
+        epoch the by-length table gets one row per replica and sequence length.
+        """
+        active = [k for k in range(len(self.seeds)) if self.active(k)]
+        steps = np.stack([heldout[k].lengths for k in active]).astype(np.float64)
+        loss, accuracy = np.asarray(loss, np.float64)[active], np.asarray(accuracy, np.float64)[active]
+        seeds = [self.seeds[k] for k in active]
+        self.frames["heldout"].append(
+            pd.DataFrame(
                 {
-                    "seed": seed,
+                    "seed": seeds,
                     "epoch": epoch,
                     "split": "heldout",
-                    "loss": float((loss * steps).sum() / steps.sum()),
-                    "accuracy": float((accuracy * steps).sum() / steps.sum()),
-                }
+                    "loss": (loss * steps).sum(1) / steps.sum(1),
+                    "accuracy": (accuracy * steps).sum(1) / steps.sum(1),
+                },
+                columns=METRIC_COLUMNS[4:],
             )
-            if final:
-                for length in np.unique(steps):
-                    chosen = steps == length
-                    length_rows.append(
-                        {
-                            "seed": seed,
-                            "epoch": epoch,
-                            "length": int(length),
-                            "n_sequences": int(chosen.sum()),
-                            "loss": float(loss[chosen].mean()),
-                            "accuracy": float(accuracy[chosen].mean()),
-                        }
-                    )
-        self.frames["heldout"].append(pd.DataFrame.from_records(rows, columns=METRIC_COLUMNS[4:]))
+        )
+        if not final:
+            return
+        length_rows = []
+        for row, seed in enumerate(seeds):
+            for length in np.unique(steps[row]):
+                chosen = steps[row] == length
+                length_rows.append(
+                    {
+                        "seed": seed,
+                        "epoch": epoch,
+                        "length": int(length),
+                        "n_sequences": int(chosen.sum()),
+                        "loss": float(loss[row, chosen].mean()),
+                        "accuracy": float(accuracy[row, chosen].mean()),
+                    }
+                )
         self.frames["length"].append(pd.DataFrame.from_records(length_rows, columns=LENGTH_COLUMNS[4:]))
 
     def _table(self, frames: list[pd.DataFrame], columns: list[str], order: list[str]) -> pd.DataFrame:
@@ -165,16 +174,30 @@ class Recorder:
 
 @dataclass
 class Timings:
-    """Seconds spent: until the first chunk of epochs finished (building and compiling included), then training."""
+    """Seconds spent: until the first chunk of epochs finished (building, compiling and the held-out scoring at
+    epoch 0 included), then training after it, and scoring the held-out sets (``eval_s``).
+
+    ``packed_seeds`` is how many seeds one epoch of the engine trains at once (the compiled engine packs every
+    seed of the job; the reference loop trains one at a time).
+    """
 
     startup_s: float = float("nan")
     steady_s: float = 0.0
     steady_epochs: int = 0
     eval_s: float = 0.0
+    packed_seeds: int = 1
+    # the compiled engine: first calls of functions this process had not compiled before (tracing, compiling or
+    # loading from the compilation cache, and that one call's own work)
+    compile_s: float = 0.0
 
     @property
     def ms_per_epoch(self) -> float:
         return 1000 * self.steady_s / self.steady_epochs if self.steady_epochs else float("nan")
+
+    @property
+    def ms_per_seed_epoch(self) -> float:
+        """Steady training milliseconds per update of one seed."""
+        return self.ms_per_epoch / self.packed_seeds
 
 
 # Called with (epochs done, epochs in the job); the reference engine counts every seed's epochs.
@@ -183,26 +206,22 @@ ProgressHook = Callable[[int, int], None]
 
 def import_tensorflow():
     """Imports TensorFlow with its C++ start-up messages (printed before logging is set up) kept off stderr."""
-    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    with compile_cache.quiet_stderr():
         import keras  # noqa: F401
         import tensorflow as tf
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
     return tf
 
 
 def configure_tensorflow(cfg: BenchConfig) -> str:
-    """Applies thread counts and determinism, and returns the TensorFlow device name for ``cfg.device``.
+    """Applies the compilation cache, thread counts and determinism, and returns the TensorFlow device name for
+    ``cfg.device``.
 
     Raises:
         bench.schema.ConfigError: device=gpu on a machine where TensorFlow sees no GPU.
     """
     from bench.schema import ConfigError
 
+    compile_cache.enable(cfg.runtime.compile_cache)
     tf = import_tensorflow()
 
     if cfg.runtime.threads:
@@ -231,13 +250,12 @@ def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: Prog
         The TensorFlow device the run used, e.g. "/CPU:0".
     """
     device = configure_tensorflow(cfg)
-    import keras
     import tensorflow as tf
 
-    # Worker processes may be reused between jobs: start from a clean Keras state every time.
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(int(cfg.seed))
-    run = _train_fast if Engine(cfg.engine) is Engine.fast else _train_reference
+    if Engine(cfg.engine) is Engine.fast:
+        from bench.compiled import train_compiled as run
+    else:
+        run = _train_reference
     with tf.device(device):
         run(cfg, recorder, timings, progress)
     return device
@@ -245,123 +263,6 @@ def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: Prog
 
 def _eval_epochs(epochs: int, every: int) -> list[int]:
     return sorted({*range(every, epochs + 1, every), epochs})
-
-
-def _train_fast(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> None:
-    import tensorflow as tf
-
-    from bench.models import initial_weights, vectorised_logits
-
-    data, train_cfg, model = cfg.data, cfg.train, cfg.model
-    seeds = recorder.seeds
-    variable = data.min_timesteps != data.max_timesteps
-    chunk = min(train_cfg.eval_every, train_cfg.epochs)
-    lr = float(train_cfg.learning_rate)
-    beta_1, beta_2 = 0.9, 0.999  # Keras Adam defaults
-
-    weights = [initial_weights(model, seed) for seed in seeds]
-    params = {name: tf.constant(np.stack([w[name] for w in weights])) for name in weights[0]}
-    first_moments = {name: tf.zeros_like(value) for name, value in params.items()}
-    second_moments = {name: tf.zeros_like(value) for name, value in params.items()}
-    batches = [
-        datasets.training_batches(
-            s, data.min_timesteps, data.max_timesteps, data.threshold, train_cfg.batch_size, chunk
-        )
-        for s in seeds
-    ]
-    heldout = [
-        datasets.heldout_set(s, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size)
-        for s in seeds
-    ]
-    heldout_x = tf.constant(np.stack([h.x for h in heldout]))
-    heldout_mask = tf.constant(np.stack([h.mask for h in heldout])) if variable else None
-
-    def step_loss(params, x, y, mask):
-        logits = vectorised_logits(model, params, x, mask)
-        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits)  # [K, B, T]
-        correct = tf.cast(tf.equal(tf.cast(logits > 0, y.dtype), y), y.dtype)
-        weight = tf.ones_like(y) if mask is None else tf.cast(mask, y.dtype)
-        real_steps = tf.reduce_sum(weight, axis=[1, 2])
-        return tf.reduce_sum(losses * weight, axis=[1, 2]) / real_steps, tf.reduce_sum(
-            correct * weight, [1, 2]
-        ) / real_steps
-
-    @tf.function(jit_compile=train_cfg.jit_compile)
-    def train_chunk(params, m, v, done, x, y, mask, n_epochs):
-        n_replicas = x.shape[0]
-        losses = tf.zeros([chunk, n_replicas])
-        accuracies = tf.zeros([chunk, n_replicas])
-
-        def body(i, params, m, v, losses, accuracies):
-            xi, yi = tf.gather(x, i, axis=1), tf.gather(y, i, axis=1)
-            mi = None if mask is None else tf.gather(mask, i, axis=1)
-            with tf.GradientTape() as tape:
-                tape.watch(params)
-                loss, accuracy = step_loss(params, xi, yi, mi)
-                total = tf.reduce_sum(loss)
-            grads = tape.gradient(total, params)
-            t = tf.cast(done + i + 1, tf.float32)
-            alpha = lr * tf.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-            m = {k: m[k] + (grads[k] - m[k]) * (1 - beta_1) for k in params}
-            v = {k: v[k] + (tf.square(grads[k]) - v[k]) * (1 - beta_2) for k in params}
-            params = {k: params[k] - m[k] * alpha / (tf.sqrt(v[k]) + EPSILON) for k in params}
-            losses = tf.tensor_scatter_nd_update(losses, [[i]], loss[None])
-            accuracies = tf.tensor_scatter_nd_update(accuracies, [[i]], accuracy[None])
-            return i + 1, params, m, v, losses, accuracies
-
-        _, params, m, v, losses, accuracies = tf.while_loop(
-            lambda i, *_: i < n_epochs, body, (tf.constant(0), params, m, v, losses, accuracies)
-        )
-        return params, m, v, losses, accuracies
-
-    # Held-out batches are large enough that graph mode runs them well; XLA would only add compile time.
-    @tf.function(jit_compile=False)
-    def predict(params, x, mask):
-        return tf.sigmoid(vectorised_logits(model, params, x, mask))
-
-    def evaluate(epoch: int) -> None:
-        started = time.perf_counter()
-        # Slices of the held-out set keep memory flat however many seeds are packed.
-        block = max(1, EVAL_SEQUENCES_PER_CALL // len(seeds))
-        probabilities = np.concatenate(
-            [
-                predict(
-                    params,
-                    heldout_x[:, i : i + block],
-                    None if heldout_mask is None else heldout_mask[:, i : i + block],
-                )
-                for i in range(0, data.heldout_size, block)
-            ],
-            axis=1,
-        )
-        recorder.add_heldout(epoch, probabilities, heldout, final=epoch == train_cfg.epochs)
-        timings.eval_s += time.perf_counter() - started
-
-    engine_started = time.perf_counter()
-    evaluate(0)
-    started = time.perf_counter()
-    for done in range(0, train_cfg.epochs, chunk):
-        n_epochs = min(chunk, train_cfg.epochs - done)
-        parts = [next(b) for b in batches]
-        x = tf.constant(np.stack([p.x for p in parts]))
-        y = tf.constant(np.stack([p.y for p in parts]))
-        mask = tf.constant(np.stack([p.mask for p in parts])) if variable else None
-        params, first_moments, second_moments, losses, accuracies = train_chunk(
-            params, first_moments, second_moments, tf.constant(done), x, y, mask, tf.constant(n_epochs)
-        )
-        recorder.add_train(done + 1, losses.numpy()[:n_epochs], accuracies.numpy()[:n_epochs])
-        finished = time.perf_counter()
-        if done == 0:
-            timings.startup_s = finished - engine_started
-        else:
-            timings.steady_s += finished - started
-            timings.steady_epochs += n_epochs
-        if len(recorder.failures) == len(seeds):
-            log.warning("every seed has diverged; training stops at epoch %d", done + n_epochs)
-            return
-        evaluate(done + n_epochs)
-        progress(done + n_epochs, train_cfg.epochs)
-        started = time.perf_counter()
 
 
 def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> None:
@@ -394,7 +295,8 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
         def evaluate(epoch: int, network=network, heldout=heldout, solo=solo) -> None:
             eval_started = time.perf_counter()
             probabilities = network.predict(inputs(heldout), batch_size=1000, verbose=0)[..., 0]
-            solo.add_heldout(epoch, probabilities[None], [heldout], final=epoch == train_cfg.epochs)
+            loss, accuracy = score(probabilities, heldout)
+            solo.add_heldout(epoch, loss[None], accuracy[None], [heldout], final=epoch == train_cfg.epochs)
             timings.eval_s += time.perf_counter() - eval_started
 
         evaluate(0)

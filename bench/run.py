@@ -176,9 +176,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
                 startup_s=round(timings.startup_s, 3),
                 eval_s=round(timings.eval_s, 3),
                 ms_per_epoch=timings.ms_per_epoch,
-                ms_per_seed_epoch=timings.ms_per_epoch / len(seeds)
-                if cfg.engine.name == "fast"
-                else timings.ms_per_epoch,
+                ms_per_seed_epoch=timings.ms_per_seed_epoch,
                 epochs_per_s=len(seeds) * epochs / wall if wall else None,
                 finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )

@@ -78,6 +78,9 @@ class TrainConfig:
     eval_every: int = 50
     # compile the training loop with XLA (faster steady state, slower start)
     jit_compile: bool = True
+    # sequences up to this many steps run the recurrence unrolled in the compiled graph, longer ones as a
+    # compiled loop over time (whose compile time does not grow with the length)
+    unroll_max_steps: int = 0
 
 
 @dataclass
@@ -92,6 +95,8 @@ class RuntimeConfig:
     rerun: bool = False
     # stop a sweep at the first failed job instead of running the rest
     fail_fast: bool = False
+    # folder of compiled functions kept between runs (under it, one folder per machine type); null turns it off
+    compile_cache: str | None = "outputs/compile_cache"
 
 
 class OnError(Enum):
@@ -181,6 +186,7 @@ def validate(cfg: DictConfig | BenchConfig) -> None:
     _require(train.batch_size >= 1, "train.batch_size", train.batch_size, "a whole number >= 1")
     _require(train.learning_rate > 0, "train.learning_rate", train.learning_rate, "a number > 0")
     _require(train.eval_every >= 1, "train.eval_every", train.eval_every, "a whole number >= 1")
+    _require(train.unroll_max_steps >= 0, "train.unroll_max_steps", train.unroll_max_steps, "a whole number >= 0")
     _require(
         runtime.threads >= 0,
         "runtime.threads",

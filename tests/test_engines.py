@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_config
+from conftest import make_config, run_cli
 
+from bench import data as data_sets
 from bench.engines import Recorder, Timings, train
 from bench.schema import seeds_of
 
@@ -27,16 +28,21 @@ def train_losses(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics.query("split == 'train'").pivot(index="epoch", columns="seed", values="loss")
 
 
+# The recurrence as a compiled loop over time (the default at 10 steps), and unrolled.
+FORMS = {"loop": "train.unroll_max_steps=0", "unrolled": "train.unroll_max_steps=10"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ENGINE_VARIANTS)
 def test_compiled_engine_matches_the_original_loop_for_20_epochs(variant, small):
-    fast, _ = train_metrics(variant, *small, "seed=11")
     reference, _ = train_metrics(variant, *small, "seed=11", "engine=reference")
-    assert len(train_losses(fast)) == 20
-    np.testing.assert_allclose(train_losses(fast), train_losses(reference), atol=1e-4)
-    heldout = [m.query("split == 'heldout'").set_index("epoch")["loss"] for m in (fast, reference)]
-    assert heldout[0].index.tolist() == [0, 10, 20]
-    np.testing.assert_allclose(heldout[0], heldout[1], atol=1e-4)
+    for form in FORMS.values():
+        fast, _ = train_metrics(variant, *small, "seed=11", form)
+        assert len(train_losses(fast)) == 20
+        np.testing.assert_allclose(train_losses(fast), train_losses(reference), atol=1e-4)
+        heldout = [m.query("split == 'heldout'").set_index("epoch") for m in (fast, reference)]
+        assert heldout[0].index.tolist() == [0, 10, 20]
+        np.testing.assert_allclose(heldout[0][["loss", "accuracy"]], heldout[1][["loss", "accuracy"]], atol=1e-4)
 
 
 @pytest.mark.slow
@@ -158,3 +164,64 @@ def test_a_seed_that_diverges_in_a_packed_job_leaves_the_other_seeds_untouched(s
     pd.testing.assert_frame_equal(
         kept.reset_index(drop=True), healthy.query("seed == 4 and epoch <= 10").reset_index(drop=True)
     )
+
+
+def test_held_out_scoring_in_the_compiled_call_equals_scoring_the_predictions_with_numpy():
+    import tensorflow as tf
+
+    from bench.compiled import Structure, functions_for
+    from bench.engines import score
+    from bench.models import initial_weights, vectorised_logits
+
+    cfg = make_config("model=bidirectional_mul", "data.min_timesteps=3", "data.max_timesteps=12", "n_seeds=2")
+    structure = Structure.of(cfg)
+    weights = [initial_weights(cfg.model, seed) for seed in (0, 1)]
+    params = {name: tf.constant(np.stack([w[name] for w in weights])) for name in weights[0]}
+    heldout = [data_sets.heldout_set(seed, 3, 12, 0.25, 50) for seed in (0, 1)]
+    x, y, mask = (tf.constant(np.stack([getattr(h, part) for h in heldout])) for part in ("x", "y", "mask"))
+    loss, accuracy = functions_for(structure).evaluate(params, x, y, mask)
+    probabilities = tf.sigmoid(vectorised_logits(cfg.model, params, x, mask, structure.unroll)).numpy()
+    for replica, sequences in enumerate(heldout):
+        expected_loss, expected_accuracy = score(probabilities[replica], sequences)
+        np.testing.assert_allclose(loss[replica], expected_loss, rtol=1e-5)
+        np.testing.assert_array_equal(accuracy[replica], expected_accuracy.astype(np.float32))
+
+
+def test_a_job_of_shapes_compiled_before_in_this_process_compiles_nothing(small):
+    trained = {}
+    for name, overrides in {
+        "first": ["seed=20"],
+        "other seed and learning rate": ["seed=21", "train.learning_rate=0.01", "data.threshold=0.3"],
+        "other shapes": ["seed=20", "n_seeds=2"],
+    }.items():
+        cfg = make_config("model=backward_unaligned", *small, "train.eval_every=5", *overrides)
+        timings = Timings()
+        train(cfg, Recorder(cfg, seeds_of(cfg)), timings, lambda done, total: None)
+        trained[name] = timings
+    assert trained["first"].compile_s > 0
+    assert trained["other seed and learning rate"].compile_s == 0
+    assert trained["other shapes"].compile_s > 0
+    packed = trained["other shapes"]
+    assert packed.packed_seeds == 2 and packed.ms_per_seed_epoch == pytest.approx(packed.ms_per_epoch / 2)
+
+
+@pytest.mark.slow
+def test_jobs_sharing_a_process_give_the_rows_each_gives_in_a_fresh_process(tmp_path):
+    common = ["model=forward", "train.epochs=30", "train.eval_every=10", "data.heldout_size=64"]
+    common += ["runtime.compile_cache=null"]
+    sweep = run_cli(
+        "-m",
+        *common,
+        "seed=0,1",
+        "train.learning_rate=0.001,0.01",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    # the last job (seed 1, learning rate 0.01) ran on functions the first job compiled
+    alone = run_cli(*common, "seed=1", "train.learning_rate=0.01", f"hydra.run.dir={tmp_path / 'alone'}", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    shared = (tmp_path / "sweep" / "3" / "metrics.csv").read_text()
+    assert shared == (tmp_path / "alone" / "metrics.csv").read_text()
+    assert shared != (tmp_path / "sweep" / "2" / "metrics.csv").read_text()
+    assert not (tmp_path / "outputs").exists()  # runtime.compile_cache=null writes no cache

@@ -1,0 +1,115 @@
+"""The persistent compilation cache: XLA executables kept on disk, so another process does not compile them again.
+
+TensorFlow's own cache does the storing (``--tf_xla_persistent_cache_directory`` in ``TF_XLA_FLAGS``, read when
+TensorFlow starts): after compiling a function it writes the executable to the folder (to a temporary file, then
+renamed, so parallel workers never read half an entry), and before compiling it looks for an entry whose function
+name, input shapes and XLA program are exactly those at hand.
+
+TensorFlow names every function it traces after a counter that counts all the functions the process traced
+before, so on its own the cache finds an entry again only in a process that traced the same functions in the same
+order. :func:`stable_names` makes the names depend on what is traced instead: a resumed sweep, another sweep with
+other jobs first and parallel workers then find what any earlier process compiled (docs/performance.md has the
+evidence). A wrong hit is impossible: an entry is used only if its XLA program equals the one at hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import logging
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CACHE_FLAG = "--tf_xla_persistent_cache_directory"
+
+
+def machine_folder(root: str | os.PathLike) -> Path:
+    """The cache folder for this machine and TensorFlow version under ``root``.
+
+    An executable is compiled for the processor it was compiled on, so machines with other instruction sets
+    (nodes of a cluster sharing one file system) keep apart.
+    """
+    tensorflow = "unknown"
+    for package in ("tensorflow-cpu", "tensorflow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            tensorflow = metadata.version(package)
+            break
+    flags = ""
+    with contextlib.suppress(OSError):
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    processor = hashlib.sha256(f"{platform.processor()} {flags}".encode()).hexdigest()[:10]
+    return Path(root).resolve() / f"tf-{tensorflow}-{platform.machine()}-{processor}"
+
+
+def enable(root: str | os.PathLike | None) -> Path | None:
+    """Turns TensorFlow's persistent cache on in ``machine_folder(root)`` (``root`` None: leaves it off).
+
+    Must run before TensorFlow starts; in a process where it already started (a reused worker, or a program that
+    imported TensorFlow itself) the setting of its first job stays, and this returns the folder in use, if any.
+    """
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    # TensorFlow splits the flags at spaces and takes double quotes around a value
+    in_use = next((f.split("=", 1)[1] for f in shlex.split(flags) if f.startswith(f"{CACHE_FLAG}=")), None)
+    if in_use is not None or "tensorflow" in sys.modules or root is None:
+        if root is not None and in_use is None:
+            log.debug("TensorFlow started before the compilation cache was set; this process runs without it")
+        return None if in_use is None else Path(in_use)
+    folder = machine_folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["TF_XLA_FLAGS"] = f'{flags} {CACHE_FLAG}="{folder}"'.strip()
+    return folder
+
+
+_warmed_up = False
+
+
+@contextlib.contextmanager
+def stable_names(key: str) -> Iterator[None]:
+    """While tracing, TensorFlow's function names (``__inference_<name>_<number>``) take their numbers from
+    ``key`` instead of the process-wide counter, so the same trace gets the same names in every process.
+
+    Numbers start at 10**15 plus a block of a million per key, far above any the counter reaches; ``key`` must
+    say everything that makes one trace differ from another (structure and input shapes).
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import ops
+
+    global _warmed_up
+    if not _warmed_up:
+        # A process's first trace draws one number more (TensorFlow's one-time set-up): draw it here.
+        tf.function(lambda a: a + 1)(tf.zeros([1]))
+        _warmed_up = True
+    block = int(hashlib.sha256(key.encode()).hexdigest()[:15], 16) % 10**8
+    numbers = itertools.count(10**15 + block * 10**6)
+    counter = ops.uid
+    ops.uid = lambda: next(numbers)
+    try:
+        yield
+    finally:
+        ops.uid = counter
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Keeps TensorFlow's C++ messages off stderr (file descriptor 2), where they would bury the progress lines.
+
+    Used while TensorFlow starts and while it compiles or loads a function: loading a cached executable logs two
+    harmless errors (a text-format parse tried before the binary one, and tuning features the host's feature
+    list lacks). Python exceptions still carry any real error.
+    """
+    saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
