@@ -1,17 +1,36 @@
-"""Speed benchmark: ``python -m bench.perf [--quick] [--out outputs/bench/perf.csv] [overrides...]``.
+"""Speed benchmark: ``python -m bench.perf [--quick] [--out outputs/bench] [--skip-commands] [overrides...]``.
 
-Runs, in one process and one go, bidirectional concat on 10 steps with: the reference engine (the original
-one-fit-per-epoch loop), the compiled engine with one seed, packed seeds (10 and 100), and a variable-length pair
-(fixed 20 steps vs lengths 5-20). For each it reports the time from start to the first epoch done (building and
-compiling included), the steady milliseconds per seed-epoch, the whole run's wall time, the process's peak
-resident memory so far, and the speedup over the reference engine's steady time per epoch.
+Measures, in one run, what a user waits for, and writes one CSV per table to ``--out``:
+
+- ``commands.csv``: wall time of whole commands, each a subprocess into a temporary folder that starts with an
+  empty compilation cache: the mission's sweep (``-m model.merge=sum,mul,concat,ave seed=0,1,2``, 12 jobs of one
+  seed), ``make sweep``'s sweep (every variant, 10 packed seeds) and its report, and the same sweep again into a
+  new folder, so that every job finds its functions in the cache. ``startup_s`` is the median over its jobs;
+  ``compiled`` counts the executables the command added to its cache.
+- ``marginal.csv``: the whole-process cost per seed-epoch, held-out scoring included: the wall time of a run of
+  10 packed seeds at 5000 epochs minus the same at 500, over the 4500 x 10 seed-epochs between them.
+- ``lengths.csv``: both engines at 10 to 1000 steps, one seed (the reference loop with few epochs): compile time
+  (the compiled engine's first calls: tracing, compiling and one call's work), start-up, steady milliseconds
+  per epoch, held-out scoring time and wall time.
+- ``forms.csv``: the recurrence unrolled against the compiled loop over time at short lengths (the crossover).
+- ``packed.csv``: 10 and 100 packed seeds and variable lengths, bidirectional concat at 10 steps.
+
+Then it prints what tracking (MLflow and TensorBoard) adds to a job of 10 seeds, next to that job's training time.
+Runs in this process use no compilation cache, so their compile times are real; each case compiles functions
+of its own shapes. Config overrides (e.g. ``device=gpu``) apply to them. ``--quick`` runs every table small, to
+try the benchmark out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,48 +39,118 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pandas as pd  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
+from bench.compiled import forget_compiled  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import register_configs, seeds_of, validate  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+MISSION = ["-m", "model.merge=sum,mul,concat,ave", "seed=0,1,2"]
+SWEEP = ["-m", "experiment=all", "n_seeds=10", "train.epochs=1000"]
+QUICK_MISSION = ["-m", "model.merge=sum,mul", "seed=0", "train.epochs=50"]
+QUICK_SWEEP = ["-m", "model=forward,bidirectional_sum", "n_seeds=2", "train.epochs=50"]
+ONE_SEED = ["model=bidirectional_concat", "seed=0", "runtime.compile_cache=null"]
 
-# (row name, overrides); the reference engine runs first since every speedup is relative to it.
-CASES = [
-    ("reference loop", ["engine=reference", "train.epochs=200"]),
-    ("compiled, 1 seed", []),
-    ("packed, 10 seeds", ["n_seeds=10"]),
-    ("packed, 100 seeds", ["n_seeds=100"]),
-    ("compiled, 20 steps", ["data.n_timesteps=20"]),
-    ("compiled, 5-20 steps", ["data.min_timesteps=5", "data.max_timesteps=20"]),
-]
-COMMON = ["model=bidirectional_concat", "train.epochs=1000", "train.eval_every=100", "seed=0"]
+
+def compose_case(overrides: list[str]):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose("config", overrides=[*ONE_SEED, *overrides])
+    validate(cfg)
+    return cfg
 
 
 def measure(name: str, overrides: list[str]) -> dict:
-    """Runs one case and returns its row (columns as in :data:`COLUMNS`)."""
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        cfg = compose("config", overrides=[*COMMON, *overrides])
-    validate(cfg)
+    """Trains one case in this process and returns its row (seconds and milliseconds, and peak memory)."""
+    cfg = compose_case(overrides)
     seeds = seeds_of(cfg)
     timings = Timings()
+    forget_compiled()
     started = time.perf_counter()
     train(cfg, Recorder(cfg, seeds), timings, lambda done, total: None)
-    wall = time.perf_counter() - started
-    per_epoch = timings.ms_per_epoch
-    per_seed_epoch = per_epoch / len(seeds) if cfg.engine.name == "fast" else per_epoch
     return {
         "case": name,
         "engine": cfg.engine.name,
         "seeds": len(seeds),
         "epochs": cfg.train.epochs,
         "steps": f"{cfg.data.min_timesteps}-{cfg.data.max_timesteps}",
-        "first_epoch_s": timings.startup_s,
-        "ms_per_epoch": per_epoch,
-        "ms_per_seed_epoch": per_seed_epoch,
+        "compile_s": timings.compile_s,
+        "startup_s": timings.startup_s,
+        "ms_per_epoch": timings.ms_per_epoch,
+        "ms_per_seed_epoch": timings.ms_per_seed_epoch,
         "eval_s": timings.eval_s,
-        "wall_s": wall,
+        "wall_s": time.perf_counter() - started,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def run_command(module: str, *args: str) -> float:
+    """Runs ``python -m module args`` and returns its wall time; a failure stops the benchmark with its output."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"bench.perf: python -m {module} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return wall
+
+
+def job_startups(sweep: Path) -> list[float]:
+    """The start-up seconds of every job of a sweep folder, from their run.json."""
+    return [json.loads(path.read_text())["startup_s"] for path in sorted(sweep.glob("*/run.json"))]
+
+
+def commands(scratch: Path, quick: bool) -> pd.DataFrame:
+    """The wall time of whole commands, each starting with an empty compilation cache (see the module doc)."""
+    mission = QUICK_MISSION if quick else MISSION
+    sweep = QUICK_SWEEP if quick else SWEEP
+    rows = []
+
+    def timed(name: str, folder: str, arguments: list[str], cache: str) -> None:
+        overrides = [f"hydra.sweep.dir={scratch / folder}", f"runtime.compile_cache={scratch / cache}"]
+        cached_before = len(list((scratch / cache).rglob("*.pb")))
+        wall = run_command("bench.run", *arguments, *overrides)
+        startups = job_startups(scratch / folder)
+        rows.append(
+            {
+                "command": name,
+                "arguments": " ".join(arguments),
+                "jobs": len(startups),
+                "wall_s": wall,
+                "startup_s": statistics.median(startups),
+                "cache": cache,
+                "cached_before": cached_before,
+                "compiled": len(list((scratch / cache).rglob("*.pb"))) - cached_before,
+            }
+        )
+        print(f"measured {name}: {wall:.1f} s", flush=True)
+
+    timed("mission", "mission", mission, "cache-mission")
+    timed("make sweep", "sweep", sweep, "cache-sweep")
+    started = time.perf_counter()
+    run_command("bench.report", str(scratch / "sweep"))
+    report = ["bench.report", str(scratch / "sweep")]
+    rows.append(
+        {"command": "report", "arguments": " ".join(report), "jobs": 0, "wall_s": time.perf_counter() - started}
+    )
+    timed("make sweep again", "sweep-again", sweep, "cache-sweep")
+    return pd.DataFrame(rows)
+
+
+def marginal(scratch: Path, quick: bool) -> pd.DataFrame:
+    """Whole-process milliseconds per seed-epoch between a short and a long run of 10 packed seeds."""
+    short, long = (50, 500) if quick else (500, 5000)
+    cache = f"runtime.compile_cache={scratch / 'cache-marginal'}"
+    # A first run fills the cache, so that neither measured run compiles.
+    run_command("bench.run", "n_seeds=10", "train.epochs=1", f"hydra.run.dir={scratch / 'warm-up'}", cache)
+    walls = {
+        epochs: run_command(
+            "bench.run", "n_seeds=10", f"train.epochs={epochs}", f"hydra.run.dir={scratch / str(epochs)}", cache
+        )
+        for epochs in (short, long)
+    }
+    per_seed_epoch = 1000 * (walls[long] - walls[short]) / ((long - short) * 10)
+    print(f"measured marginal cost: {per_seed_epoch:.4f} ms per seed-epoch", flush=True)
+    return pd.DataFrame(
+        [{"seeds": 10, "short_epochs": short, "long_epochs": long, **{f"wall_{e}_s": w for e, w in walls.items()}}]
+    ).assign(ms_per_seed_epoch=per_seed_epoch)
 
 
 def tracking_cost(overrides: list[str]) -> str:
@@ -69,14 +158,10 @@ def tracking_cost(overrides: list[str]) -> str:
 
     Tracking runs after a job has written its folder, so this is all it adds to a job; training is untouched.
     """
-    import tempfile
-
     from bench import store, tracking
     from bench.schema import config_hash, to_plain, variant_name
 
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        cfg = compose("config", overrides=[*COMMON, "n_seeds=10", "tracking=[mlflow,tensorboard]", *overrides])
-    validate(cfg)
+    cfg = compose_case(["n_seeds=10", "tracking=[mlflow,tensorboard]", *overrides])
     recorder, started = Recorder(cfg, seeds_of(cfg)), time.perf_counter()
     train(cfg, recorder, Timings(), lambda done, total: None)
     trained = time.perf_counter() - started
@@ -99,34 +184,62 @@ def tracking_cost(overrides: list[str]) -> str:
     return f"tracking a job of {cfg.n_seeds} seeds x {cfg.train.epochs} epochs: {logged}; its training {trained:.2f} s"
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
+def in_process(quick: bool, overrides: list[str]) -> dict[str, pd.DataFrame]:
+    """The lengths, forms and packed tables, every case trained in this process."""
+    epochs = ["train.epochs=100"] if quick else ["train.epochs=1000"]
+
+    def reference_epochs(steps: int) -> list[str]:
+        # about a minute each: one fit call per epoch costs tens of milliseconds, more for long sequences
+        return ["train.epochs=10", "train.eval_every=5"] if quick else [f"train.epochs={100 if steps <= 100 else 20}"]
+
+    lengths = [10] if quick else [10, 50, 100, 500, 1000]
+    cases = {
+        "lengths": [
+            *[(f"compiled, {n} steps", [f"data.n_timesteps={n}", *epochs]) for n in lengths],
+            *[
+                (f"reference, {n} steps", ["engine=reference", f"data.n_timesteps={n}", *reference_epochs(n)])
+                for n in lengths
+            ],
+        ],
+        "forms": [
+            (f"{form}, {n} steps", [f"data.n_timesteps={n}", f"train.unroll_max_steps={limit}", *epochs])
+            for n in ([5] if quick else [2, 5, 10, 20])
+            for form, limit in (("unrolled", n), ("loop", 0))
+        ],
+        "packed": [(f"packed, {k} seeds", [f"n_seeds={k}", *epochs]) for k in ([1, 3] if quick else [1, 10, 100])]
+        + [("variable, 5-20 steps", ["data.min_timesteps=5", "data.max_timesteps=20", *epochs])],
+    }
+    tables = {}
+    for table, rows in cases.items():
+        tables[table] = pd.DataFrame([measure(name, [*case, *overrides]) for name, case in rows])
+        print(f"measured {table}", flush=True)
+    return tables
+
+
+def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="outputs/bench/perf.csv", help="where the table is written as CSV")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs and seeds, to try the benchmark out")
-    parser.add_argument("overrides", nargs="*", help="config overrides applied to every case, e.g. device=gpu")
+    parser.add_argument("--out", default="outputs/bench", help="folder for the tables (CSV)")
+    parser.add_argument("--quick", action="store_true", help="every table small, to try the benchmark out")
+    parser.add_argument("--skip-commands", action="store_true", help="only the tables measured in this process")
+    parser.add_argument("overrides", nargs="*", help="config overrides for the runs in this process, e.g. device=gpu")
     args = parser.parse_args(argv)
     register_configs()
-    extra = list(args.overrides)
-    if args.quick:
-        extra += ["train.epochs=200", "train.eval_every=50"]
-    rows = []
-    for name, overrides in CASES:
-        if args.quick and "n_seeds=100" in overrides:
-            continue
-        quick_reference = ["train.epochs=50"] if args.quick and name == "reference loop" else []
-        rows.append(measure(name, [*overrides, *extra, *quick_reference]))
-        print(f"measured {name}: {rows[-1]['ms_per_seed_epoch']:.4f} ms per seed-epoch", flush=True)
-    table = pd.DataFrame(rows)
-    table["speedup"] = table["ms_per_seed_epoch"].iloc[0] / table["ms_per_seed_epoch"]
+    tables: dict[str, pd.DataFrame] = {}
+    if not args.skip_commands:
+        with tempfile.TemporaryDirectory(prefix="bench-perf-") as scratch:
+            tables["commands"] = commands(Path(scratch), args.quick)
+            tables["marginal"] = marginal(Path(scratch), args.quick)
+    tables.update(in_process(args.quick, args.overrides))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
-        print(table.drop(columns=["engine"]).to_string(index=False))
-    print(f"written to {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    with pd.option_context("display.width", 250, "display.max_colwidth", 90, "display.float_format", "{:.4g}".format):
+        for name, table in tables.items():
+            table.to_csv(out / f"{name}.csv", index=False)
+            print(f"\n{name}\n{table.to_string(index=False)}")
+    print(f"\nwritten to {out}/")
     if not args.quick:
-        print(tracking_cost(extra), flush=True)
-    return table
+        print(tracking_cost(args.overrides), flush=True)
+    return tables
 
 
 if __name__ == "__main__":

@@ -1,26 +1,53 @@
-"""The speed benchmark's table: its columns and the relations between them (never wall-time thresholds)."""
+"""The speed benchmark's tables: their rows and columns, and relations that hold in any run."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bench import perf
 
-TINY = ["train.epochs=30", "train.eval_every=10", "data.heldout_size=32", "train.jit_compile=false"]
+MEASURED = ["case", "engine", "seeds", "epochs", "steps", "compile_s", "startup_s", "ms_per_epoch"]
+MEASURED += ["ms_per_seed_epoch", "eval_s", "wall_s", "peak_rss_mb"]
 
 
-def test_a_benchmark_row_accounts_for_every_seed_and_phase(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(perf, "COMMON", ["model=bidirectional_concat", "seed=0"])
-    monkeypatch.setattr(perf, "CASES", [("reference loop", ["engine=reference"]), ("packed, 3 seeds", ["n_seeds=3"])])
-    table = perf.main(["--out", str(tmp_path / "perf.csv"), *TINY])
-    written = pd.read_csv(tmp_path / "perf.csv")
-    assert written["case"].tolist() == ["reference loop", "packed, 3 seeds"]
-    assert written["seeds"].tolist() == [1, 3] and written["epochs"].tolist() == [30, 30]
-    packed = table.iloc[1]
-    # per seed-epoch divides by the packed seeds; the reference loop trains seeds one after another
+@pytest.mark.slow
+def test_the_tables_measured_in_process_hold_every_case_and_the_compiled_engine_beats_the_loop(tmp_path):
+    tables = perf.main(["--quick", "--skip-commands", "--out", str(tmp_path)])
+    assert sorted(tables) == ["forms", "lengths", "packed"]
+    for name in tables:
+        assert pd.read_csv(tmp_path / f"{name}.csv").columns.tolist() == MEASURED
+    lengths = tables["lengths"].set_index("case")
+    assert lengths.index.tolist() == ["compiled, 10 steps", "reference, 10 steps"]
+    compiled, reference = lengths.loc["compiled, 10 steps"], lengths.loc["reference, 10 steps"]
+    assert compiled["ms_per_seed_epoch"] < reference["ms_per_seed_epoch"]
+    every = pd.concat(tables.values(), ignore_index=True)
+    fast = every["engine"] == "fast"
+    # each case compiles its own functions; the reference loop compiles none of the compiled engine's
+    assert (every.loc[fast, "compile_s"] > 0).all() and (every.loc[~fast, "compile_s"] == 0).all()
+    assert (every["startup_s"] < every["wall_s"]).all()
+    assert tables["forms"]["case"].tolist() == ["unrolled, 5 steps", "loop, 5 steps"]
+    packed = tables["packed"].set_index("case").loc["packed, 3 seeds"]
     assert packed["ms_per_seed_epoch"] * 3 == pytest.approx(packed["ms_per_epoch"])
-    assert table.iloc[0]["ms_per_seed_epoch"] == table.iloc[0]["ms_per_epoch"]
-    assert 0 < packed["first_epoch_s"] < packed["wall_s"]
-    assert table["speedup"].iloc[0] == 1.0 and packed["speedup"] > 0
-    assert (written["peak_rss_mb"] > 100).all()
+
+
+@pytest.mark.slow
+def test_whole_commands_are_timed_and_a_second_sweep_compiles_nothing(tmp_path):
+    commands = perf.commands(tmp_path, quick=True).set_index("command")
+    assert commands.index.tolist() == ["mission", "make sweep", "report", "make sweep again"]
+    assert commands["jobs"].tolist() == [2, 2, 0, 2]
+    first, again = commands.loc["make sweep"], commands.loc["make sweep again"]
+    assert first["cached_before"] == 0 and first["compiled"] > 0
+    # the same sweep into a new folder finds every function in the cache
+    assert again["cached_before"] == first["compiled"] and again["compiled"] == 0
+    assert (commands["wall_s"] > 0).all() and (tmp_path / "sweep" / "report" / "report.md").exists()
+    marginal = perf.marginal(tmp_path, quick=True)
+    assert marginal.columns.tolist()[:3] == ["seeds", "short_epochs", "long_epochs"]
+    assert np.isfinite(marginal["ms_per_seed_epoch"]).all()
+
+
+def test_the_tracking_cost_names_each_tracker_next_to_the_training_time():
+    tiny = ["train.epochs=30", "train.eval_every=10", "data.heldout_size=32", "train.jit_compile=false"]
+    line = perf.tracking_cost(tiny)
     # the cost of tracking a finished job, which is all tracking adds
-    assert "tracking a job of 10 seeds x 30 epochs: mlflow " in capsys.readouterr().out
+    assert line.startswith("tracking a job of 10 seeds x 30 epochs: mlflow ") and ", tensorboard " in line
+    assert line.split("its training ")[1].endswith(" s")
