@@ -80,7 +80,7 @@ class TrainConfig:
     jit_compile: bool = True
     # sequences up to this many steps run the recurrence unrolled in the compiled graph, longer ones as a
     # compiled loop over time (whose compile time does not grow with the length)
-    unroll_max_steps: int = 0
+    unroll_max_steps: int = 4
 
 
 @dataclass
