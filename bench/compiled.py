@@ -180,7 +180,7 @@ class HeldoutScorer:
     def __init__(
         self, evaluate, structure: Structure, timings: Timings, heldout: list[datasets.Sequences], masked: bool
     ):
-        self.evaluate, self.structure, self.timings, self.heldout = evaluate, structure, timings, heldout
+        self.evaluate, self.structure, self.timings = evaluate, structure, timings
         x = np.stack([h.x for h in heldout])  # [K, N, T]
         n_replicas, size, steps = x.shape
         calls = -(-n_replicas * size * steps // EVAL_STEPS_PER_CALL)
