@@ -1,24 +1,39 @@
-"""The job folder: every file is written whole or not at all.
+"""The job folder: every file is written whole or not at all, and one process writes a folder at a time.
 
 A job folder holds ``metrics.csv`` (tidy per-epoch rows), ``heldout_by_length.csv`` (final held-out results by
 sequence length) and ``run.json`` (status, resolved config and its hash, versions, timings). ``run.json`` says
 ``running`` while a job runs and ``completed``, ``failed`` or ``interrupted`` once it ends.
+:func:`result_problems` checks that a folder holds every row its config promises.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import shlex
+import socket
 import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import numpy as np
 import pandas as pd
+import psutil
 
 METRICS_FILE = "metrics.csv"
 BY_LENGTH_FILE = "heldout_by_length.csv"
 RUN_FILE = "run.json"
+RESULT_FILES = (METRICS_FILE, BY_LENGTH_FILE)
+# Held by the process writing a run or sweep folder; it says who that is.
+LOCK_FILE = ".lock"
+# Old job folders moved aside by runtime.archive=true: <folder>/archive/<time>/.
+ARCHIVE_DIR = "archive"
+# write_atomic's temporary files: .<name>.<random>.tmp
+TEMPORARY_GLOB = ".*.tmp"
 
 # The process umask, read once (os.umask can only be read by setting it).
 _UMASK = os.umask(0)
@@ -46,9 +61,24 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            # a failed write() names no file; the caller's message should
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
+
+
+def remove_temporaries(folder: Path) -> list[str]:
+    """Deletes temporary files that a killed writer left in ``folder``; returns their names.
+
+    Only the process holding the folder's lock may call this: then no write is under way.
+    """
+    removed = []
+    for path in sorted(folder.glob(TEMPORARY_GLOB)):
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -82,11 +112,208 @@ def read_run(folder: Path) -> dict[str, Any] | None:
 
 
 def is_completed(folder: Path, config_hash: str) -> bool:
-    """True when the folder holds a completed run of exactly this config, with its metrics file."""
+    """True when the folder's run.json records a completed run of exactly this config.
+
+    Whether the folder still holds every row of it is :func:`result_problems`'s question.
+    """
     record = read_run(folder)
-    return (
-        record is not None
-        and record.get("status") == COMPLETED
-        and record.get("config_hash") == config_hash
-        and (folder / METRICS_FILE).is_file()
-    )
+    return record is not None and record.get("status") == COMPLETED and record.get("config_hash") == config_hash
+
+
+def holds_results(folder: Path) -> bool:
+    """True when the folder holds a results file, whatever state it is in."""
+    return any((folder / name).exists() for name in RESULT_FILES)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One writer per folder
+
+
+class FolderBusy(RuntimeError):
+    """Another live process holds the folder's lock; the message names it."""
+
+
+def lock(folder: Path) -> IO[str]:
+    """Makes this process the only writer of ``folder`` until the returned file is closed or the process ends.
+
+    The lock is an flock on ``folder/.lock``, so the operating system releases it when its holder dies, however
+    it dies. The file says who holds it: pid, host, command line and start time (UTC), as JSON.
+
+    Raises:
+        FolderBusy: another process holds it; the message names that process.
+        OSError: the folder cannot be written.
+    """
+    handle = open(folder / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = _holder_text(handle.read())
+        handle.close()
+        raise FolderBusy(f"{folder} is in use by {holder}") from None
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": shlex.join(psutil.Process().cmdline()),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(holder) + "\n")
+    handle.flush()
+    return handle
+
+
+def _holder_text(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"pid {holder['pid']} on {holder['host']} since {holder['started_at']} ({holder['command']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process (it has not said which yet)"
+
+
+def archive(folder: Path, names: Iterable[str]) -> Path:
+    """Moves the entries ``names`` of ``folder`` into ``folder/archive/<UTC time>/`` and returns that folder.
+
+    Entries are renamed, never copied or deleted, so the archive holds the old files exactly as they were.
+    """
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    target = folder / ARCHIVE_DIR / stamp
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = folder / ARCHIVE_DIR / f"{stamp}-{suffix}"
+    target.mkdir(parents=True)
+    for name in names:
+        os.rename(folder / name, target / name)
+    return target
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checking that a job folder holds what its config promises
+
+
+def result_problems(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | None = None) -> list[str]:
+    """Why a job folder does not hold every result its config promises; an empty list when it does.
+
+    Args:
+        folder: the job folder.
+        config: the job's resolved config as plain data (``run.json``'s ``config``).
+        seeds: the seeds to check (default: all of the config's, ``seed .. seed + n_seeds - 1``); a seed that
+            diverged has rows only up to its failure, so callers leave it out.
+
+    A complete folder holds, with everything expected read from ``config``:
+
+    - ``metrics.csv`` (METRIC_COLUMNS): for each seed, ``split=train`` rows at epochs 1 .. ``train.epochs``
+      and ``split=heldout`` rows at epoch 0, every ``train.eval_every`` epochs and epoch ``train.epochs``, each
+      exactly once, with finite losses and accuracies in [0, 1]; no rows of other seeds.
+    - ``heldout_by_length.csv`` (LENGTH_COLUMNS): for each seed, rows at epoch ``train.epochs`` only, one per
+      length, every length within ``data.min_timesteps .. data.max_timesteps``, their ``n_sequences`` adding
+      up to ``data.heldout_size``, with finite losses and accuracies in [0, 1].
+
+    Returns:
+        One line per file that falls short (naming the file, and the seed where it applies), or one line
+        naming the config key when the config itself lacks a whole number it needs. Reads CSV with pandas only.
+    """
+    try:
+        first, n_seeds = _whole_number(config, "seed"), _whole_number(config, "n_seeds")
+        epochs, every = _whole_number(config, "train", "epochs"), _whole_number(config, "train", "eval_every")
+        lengths = (_whole_number(config, "data", "min_timesteps"), _whole_number(config, "data", "max_timesteps"))
+        heldout_size = _whole_number(config, "data", "heldout_size")
+    except ValueError as error:
+        return [str(error)]
+    trained = range(first, first + n_seeds)
+    wanted = sorted(seeds) if seeds is not None else list(trained)
+    heldout_epochs = sorted({0, *range(every, epochs + 1, every), epochs})
+    problems = []
+    for name, columns in ((METRICS_FILE, METRIC_COLUMNS), (BY_LENGTH_FILE, LENGTH_COLUMNS)):
+        try:
+            rows = _read_numbers(folder / name, columns)
+            problem = _values_problem(rows) or _other_seeds(rows, trained)
+            for seed in wanted if not problem else []:
+                mine = rows.loc[rows["seed"] == seed]
+                if name == METRICS_FILE:
+                    problem = _metrics_problem(mine, epochs, heldout_epochs)
+                else:
+                    problem = _by_length_problem(mine, epochs, lengths, heldout_size)
+                if problem:
+                    problem = f", seed {seed}: {problem}"
+                    break
+        except ValueError as error:
+            problem = f" {error}"
+        if problem:
+            problems.append(f"{name}{problem}")
+    return problems
+
+
+def _whole_number(config: Mapping[str, Any], *keys: str) -> int:
+    value: Any = config
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if keys[-1] != "seed" else 0):
+        raise ValueError(f"its config gives {'.'.join(keys)} as {value!r}, not a whole number in range")
+    return value
+
+
+# Columns read as numbers; the others stay text.
+_NUMERIC = ("seed", "epoch", "length", "n_sequences", "loss", "accuracy")
+
+
+def _read_numbers(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The CSV file with its numeric columns as floats (NaN where a value is not a number).
+
+    Raises:
+        ValueError: the file is missing, unreadable, not CSV or lacks one of ``columns``.
+    """
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise ValueError("is missing") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"is not a readable CSV file ({type(error).__name__})") from None
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"lacks column(s) {', '.join(missing)}")
+    for column in set(_NUMERIC) & set(columns):
+        frame[column] = pd.to_numeric(frame[column].fillna(""), errors="coerce")
+    return frame
+
+
+def _values_problem(rows: pd.DataFrame) -> str | None:
+    whole = (rows[["seed", "epoch"]] == rows[["seed", "epoch"]].round()).all(axis=1)
+    good = whole & np.isfinite(rows["loss"]) & rows["accuracy"].between(0, 1)
+    if not good.all():
+        line = int((~good).to_numpy().argmax()) + 2
+        return f" line {line} is cut short or holds a value out of range (seed, epoch, loss or accuracy)"
+    return None
+
+
+def _other_seeds(rows: pd.DataFrame, seeds: range) -> str | None:
+    others = sorted(set(rows["seed"]) - set(seeds))
+    return f" has rows for seed {others[0]:g}, which the config does not train" if others else None
+
+
+def _metrics_problem(rows: pd.DataFrame, epochs: int, heldout_epochs: list[int]) -> str | None:
+    for split, expected in (("train", list(range(1, epochs + 1))), ("heldout", heldout_epochs)):
+        counts = rows.loc[rows["split"] == split, "epoch"].value_counts()
+        missing = sorted(set(expected) - set(counts.index))
+        extra = sorted(set(counts.index) - set(expected))
+        if missing:
+            return f"{split} rows miss {len(missing)} of {len(expected)} epochs (first {missing[0]})"
+        if extra:
+            return f"{split} rows at epoch {extra[0]:g}, which the config does not have"
+        if (counts > 1).any():
+            return f"{split} rows repeat epoch {counts.index[counts.to_numpy() > 1][0]:g}"
+    return None
+
+
+def _by_length_problem(rows: pd.DataFrame, epochs: int, lengths: tuple[int, int], heldout_size: int) -> str | None:
+    if rows.empty:
+        return "no rows"
+    if set(rows["epoch"]) != {epochs}:
+        return f"rows at epochs {sorted(set(rows['epoch']))}, expected {epochs} only"
+    if rows["length"].duplicated().any() or not rows["length"].between(*lengths).all():
+        return f"lengths {sorted(rows['length'])} are not distinct lengths in {lengths[0]}..{lengths[1]}"
+    if rows["n_sequences"].sum() != heldout_size:
+        return f"n_sequences add up to {rows['n_sequences'].sum():g}, not data.heldout_size {heldout_size}"
+    return None

@@ -3,8 +3,6 @@
 import json
 import os
 
-import pandas as pd
-
 from bench import store
 
 
@@ -26,11 +24,11 @@ def test_run_json_is_strict_json_with_null_for_undefined_numbers(tmp_path):
     assert store.read_run(tmp_path)["status"] == "completed"
 
 
-def test_completed_needs_the_same_config_and_a_metrics_file(tmp_path):
+def test_completed_needs_a_completed_record_of_the_same_config(tmp_path):
     store.write_run(tmp_path, {"status": "completed", "config_hash": "abc"})
-    assert not store.is_completed(tmp_path, "abc")  # no metrics.csv yet
-    store.write_results(tmp_path, pd.DataFrame({"loss": [0.5]}), pd.DataFrame())
     assert store.is_completed(tmp_path, "abc")
     assert not store.is_completed(tmp_path, "other")
+    store.write_run(tmp_path, {"status": "interrupted", "config_hash": "abc"})
+    assert not store.is_completed(tmp_path, "abc")
     (tmp_path / store.RUN_FILE).write_text("{broken")
     assert store.read_run(tmp_path) is None and not store.is_completed(tmp_path, "abc")
