@@ -6,9 +6,12 @@ the ranges and cross-field rules that a type cannot express, and names the key a
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import hashlib
 import importlib.util
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -97,6 +100,8 @@ class RuntimeConfig:
     fail_fast: bool = False
     # folder of compiled functions kept between runs (under it, one folder per machine type); null turns it off
     compile_cache: str | None = "outputs/compile_cache"
+    # move job folders that hold results of other settings into <folder>/archive/<time>/ instead of stopping
+    archive: bool = False
 
 
 class OnError(Enum):
@@ -155,11 +160,44 @@ def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(key, value, allowed)
 
 
+# keras.utils.set_random_seed seeds NumPy's global generator, which takes seeds below 2**32 only.
+MAX_SEED = 2**32 - 1
+
+
+def _unknown_key(cfg: Any, schema: type, prefix: str = "") -> None:
+    """Raises ConfigError for the first key that ``schema`` lacks (keys added with ``+key=value``)."""
+    fields = {item.name: item for item in dataclasses.fields(schema)}
+    for key in cfg:
+        if prefix == "" and key == "hydra":
+            continue
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"did you mean {prefix}{close[0]}? " if close else ""
+            known = ", ".join(fields)
+            place = f"{prefix.rstrip('.')} has" if prefix else "the config's keys are"
+            raise ConfigError(f"{prefix}{key}", cfg[key], f"no such key; {hint}{place} {known}")
+        nested = fields[key].type
+        if isinstance(nested, str):
+            nested = globals().get(nested)
+        if dataclasses.is_dataclass(nested) and isinstance(cfg[key], DictConfig):
+            _unknown_key(cfg[key], nested, f"{prefix}{key}.")
+
+
 def validate(cfg: DictConfig | BenchConfig) -> None:
-    """Checks ranges and cross-field rules, raising :class:`ConfigError` for the first bad value."""
+    """Checks keys, ranges and cross-field rules, raising :class:`ConfigError` for the first bad value."""
+    if isinstance(cfg, DictConfig):
+        _unknown_key(cfg, BenchConfig)
     model, data, train, runtime = cfg.model, cfg.data, cfg.train, cfg.runtime
     _require(cfg.seed >= 0, "seed", cfg.seed, "a whole number >= 0")
+    _require(cfg.seed <= MAX_SEED, "seed", cfg.seed, f"a whole number <= {MAX_SEED} (2**32 - 1)")
     _require(cfg.n_seeds >= 1, "n_seeds", cfg.n_seeds, "a whole number >= 1")
+    last = cfg.seed + cfg.n_seeds - 1
+    _require(
+        last <= MAX_SEED,
+        "n_seeds",
+        cfg.n_seeds,
+        f"the last seed, seed + n_seeds - 1 = {last}, must be <= {MAX_SEED} (2**32 - 1)",
+    )
     _require(model.units >= 1, "model.units", model.units, "a whole number >= 1")
     if Direction(model.direction) is Direction.bidirectional:
         _require(model.merge is not None, "model.merge", None, "one of sum, mul, concat, ave for bidirectional")
@@ -184,7 +222,12 @@ def validate(cfg: DictConfig | BenchConfig) -> None:
     _require(data.heldout_size >= 1, "data.heldout_size", data.heldout_size, "a whole number >= 1")
     _require(train.epochs >= 1, "train.epochs", train.epochs, "a whole number >= 1")
     _require(train.batch_size >= 1, "train.batch_size", train.batch_size, "a whole number >= 1")
-    _require(train.learning_rate > 0, "train.learning_rate", train.learning_rate, "a number > 0")
+    _require(
+        math.isfinite(train.learning_rate) and train.learning_rate > 0,
+        "train.learning_rate",
+        train.learning_rate,
+        "a finite number > 0",
+    )
     _require(train.eval_every >= 1, "train.eval_every", train.eval_every, "a whole number >= 1")
     _require(train.unroll_max_steps >= 0, "train.unroll_max_steps", train.unroll_max_steps, "a whole number >= 0")
     _require(
@@ -193,7 +236,12 @@ def validate(cfg: DictConfig | BenchConfig) -> None:
         runtime.threads,
         "a whole number >= 0 (0: share the cores)",
     )
-    _require(runtime.progress_every_s > 0, "runtime.progress_every_s", runtime.progress_every_s, "a number > 0")
+    _require(
+        math.isfinite(runtime.progress_every_s) and runtime.progress_every_s > 0,
+        "runtime.progress_every_s",
+        runtime.progress_every_s,
+        "a finite number > 0",
+    )
     tracking = cfg.tracking
     _require(bool(tracking.uri.strip()), "tracking.uri", tracking.uri, "an MLflow tracking URI")
     _require(bool(tracking.experiment.strip()), "tracking.experiment", tracking.experiment, "a non-empty name")
@@ -282,10 +330,10 @@ def to_plain(cfg: DictConfig) -> dict[str, Any]:
 
 
 # Settings that change how a run executes or where it is logged, never what it computes.
-_EXECUTION_ONLY = ("runtime", "tracking")
+EXECUTION_ONLY = ("runtime", "tracking")
 
 
 def config_hash(cfg: DictConfig) -> str:
     """A digest of everything that determines a run's numbers, used to recognise a finished job on resume."""
-    plain = {k: v for k, v in to_plain(cfg).items() if k not in _EXECUTION_ONLY and k != "hydra"}
+    plain = {k: v for k, v in to_plain(cfg).items() if k not in EXECUTION_ONLY and k != "hydra"}
     return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
