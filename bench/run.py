@@ -6,10 +6,13 @@ folder already holds a completed run of the same config is skipped, so repeating
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import platform
-import signal
+import re
+import socket
 import sys
 import time
 from datetime import UTC, datetime
@@ -22,11 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.experimental.callback import Callback  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from bench import display, store, tracking  # noqa: E402
+from bench import display, plan, signals, store, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
 from bench.slurm import SweepError  # noqa: E402
@@ -34,15 +36,9 @@ from bench.slurm import SweepError  # noqa: E402
 log = logging.getLogger("bench.run")
 register_configs()
 
-JOBS_ENV = "BENCH_SWEEP_JOBS"
 
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so the job can record itself as interrupted."""
-
-
-def _raise_interrupted(signum: int, _frame: Any) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+class StorageError(Exception):
+    """A file of the run could not be written; the message names the path and the cause."""
 
 
 def library_versions() -> dict[str, str]:
@@ -107,26 +103,40 @@ def _job_prefix() -> str:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return ""
-    total = os.environ.get(JOBS_ENV, "?")
+    total = os.environ.get(plan.JOBS_ENV, "?")
     return f"job {hydra_cfg.job.num + 1}/{total} | "
+
+
+def _cannot_write(error: OSError, folder: Path) -> str:
+    return f"cannot write {error.filename or folder}: {error.strerror or error}"
 
 
 def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     """Trains one job into ``folder`` and returns its run.json record.
 
+    A job whose folder holds a completed run of the same config, with every file its config promises
+    (:func:`bench.store.result_problems`), is skipped; one with damaged or missing files runs again.
+
     Raises:
         ConfigError: a bad value; nothing is written.
         KeyboardInterrupt: after recording the job as interrupted with the rows it had.
+        StorageError: a file could not be written; the job is recorded as failed where run.json can be.
     """
     validate(cfg)
     digest = config_hash(cfg)
     variant = variant_name(cfg.model)
     seeds = seeds_of(cfg)
     prefix = _job_prefix() + f"{variant} seed{'s' if len(seeds) > 1 else ''} {_span(seeds)} | "
+    removed = store.remove_temporaries(folder)
+    if removed:
+        log.info("%sremoved %d temporary file(s) that a stopped run left behind", prefix, len(removed))
     if not cfg.runtime.rerun and store.is_completed(folder, digest):
-        log.info("%scompleted earlier with the same config, skipped (runtime.rerun=true runs it again)", prefix)
-        tracking.log_job(cfg.tracking, folder, _sweep_dir())
-        return store.read_run(folder) or {}
+        problems = store.result_problems(folder, to_plain(cfg))
+        if not problems:
+            log.info("%scompleted earlier with the same config, skipped (runtime.rerun=true runs it again)", prefix)
+            tracking.log_job(cfg.tracking, folder, _sweep_dir())
+            return store.read_run(folder) or {}
+        log.warning("%scompleted earlier, but %s; running it again", prefix, problems[0])
     record: dict[str, Any] = {
         "status": store.RUNNING,
         "error": None,
@@ -139,49 +149,40 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
         "overrides": list(HydraConfig.get().overrides.task),
         "versions": library_versions(),
         "cpu_count": os.cpu_count(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    store.write_run(folder, record)
     recorder, timings = Recorder(cfg, seeds), Timings()
     started = time.perf_counter()
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     trained_to_end = False
-    progress = Progress(cfg.runtime.progress_every_s, recorder, prefix, cfg.train.epochs)
     try:
-        record["device"] = train(cfg, recorder, timings, progress)
-        trained_to_end = True
-        record["status"] = store.FAILED if recorder.failures else store.COMPLETED
-        if recorder.failures:
-            record["error"] = "; ".join(f"seed {s}: {f['error']}" for s, f in sorted(recorder.failures.items()))
-    except ConfigError:
-        (folder / store.RUN_FILE).unlink(missing_ok=True)
-        raise
-    except KeyboardInterrupt as interruption:
-        record.update(status=store.INTERRUPTED, error=f"interrupted ({interruption or 'SIGINT'})")
-        raise
-    except Exception as error:  # a run that breaks must not take the sweep or its results with it
-        log.exception("%sfailed", prefix)
-        record.update(status=store.FAILED, error=f"{type(error).__name__}: {error}")
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
-        progress.close()
-        if record["status"] != store.RUNNING:
-            # Seeds that did not diverge finished whenever training itself ran to the end.
-            finished = store.COMPLETED if trained_to_end else record["status"]
-            record["seed_status"] = {str(s): recorder.failures.get(s, {"status": finished}) for s in seeds}
-            wall = time.perf_counter() - started
-            epochs = cfg.train.epochs
-            record.update(
-                wall_time_s=round(wall, 3),
-                startup_s=round(timings.startup_s, 3),
-                eval_s=round(timings.eval_s, 3),
-                ms_per_epoch=timings.ms_per_epoch,
-                ms_per_seed_epoch=timings.ms_per_seed_epoch,
-                epochs_per_s=len(seeds) * epochs / wall if wall else None,
-                finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            )
-            store.write_results(folder, recorder.metrics(), recorder.by_length())
-            store.write_run(folder, record)
+        store.write_run(folder, record)
+    except OSError as error:
+        raise StorageError(_cannot_write(error, folder)) from None
+    progress = Progress(cfg.runtime.progress_every_s, recorder, prefix, cfg.train.epochs)
+    with signals.JobSignals() as job_signals:
+        try:
+            record["device"] = train(cfg, recorder, timings, progress)
+            trained_to_end = True
+            record["status"] = store.FAILED if recorder.failures else store.COMPLETED
+            if recorder.failures:
+                record["error"] = "; ".join(f"seed {s}: {f['error']}" for s, f in sorted(recorder.failures.items()))
+        except ConfigError:
+            (folder / store.RUN_FILE).unlink(missing_ok=True)
+            raise
+        except KeyboardInterrupt as interruption:
+            record.update(status=store.INTERRUPTED, error=f"interrupted ({str(interruption) or 'SIGINT'})")
+            raise
+        except Exception as error:  # a run that breaks must not take the sweep or its results with it
+            log.exception("%sfailed", prefix)
+            record.update(status=store.FAILED, error=f"{type(error).__name__}: {error}")
+        finally:
+            # From here on signals wait: the rows and the record are written whole.
+            job_signals.hold()
+            progress.close()
+            if record["status"] != store.RUNNING:
+                _finish(folder, record, recorder, timings, started, trained_to_end)
     _summarise(prefix, recorder, record)
     tracking.log_job(cfg.tracking, folder, _sweep_dir())
     return record
@@ -192,6 +193,35 @@ def _sweep_dir() -> Path | None:
     return Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
 
 
+def _finish(
+    folder: Path, record: dict[str, Any], recorder: Recorder, timings: Timings, started: float, trained_to_end: bool
+) -> None:
+    """Writes the job's rows and its final record; a write that fails marks the job failed where it can."""
+    cfg, seeds = recorder.cfg, recorder.seeds
+    # Seeds that did not diverge finished whenever training itself ran to the end.
+    finished = store.COMPLETED if trained_to_end else record["status"]
+    record["seed_status"] = {str(s): recorder.failures.get(s, {"status": finished}) for s in seeds}
+    wall = time.perf_counter() - started
+    record.update(
+        wall_time_s=round(wall, 3),
+        startup_s=round(timings.startup_s, 3),
+        eval_s=round(timings.eval_s, 3),
+        ms_per_epoch=timings.ms_per_epoch,
+        ms_per_seed_epoch=timings.ms_per_seed_epoch,
+        epochs_per_s=len(seeds) * cfg.train.epochs / wall if wall else None,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    try:
+        store.write_results(folder, recorder.metrics(), recorder.by_length())
+        store.write_run(folder, record)
+    except OSError as error:
+        reason = _cannot_write(error, folder)
+        record.update(status=store.FAILED, error=reason)
+        with contextlib.suppress(OSError):
+            store.write_run(folder, record)
+        raise StorageError(reason) from None
+
+
 def _span(seeds: list[int]) -> str:
     return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
 
@@ -200,8 +230,11 @@ def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
     final = recorder.metrics().query("split == 'heldout'").groupby("seed").tail(1)
     loss, accuracy = final["loss"], final["accuracy"]
     spread = f" (seeds range {accuracy.min():.4f}-{accuracy.max():.4f})" if len(final) > 1 else ""
+    speed = record["ms_per_epoch"]
+    # The first chunk of epochs includes building and compiling, so a run of one chunk has no steady epoch.
+    pace = f"{speed:.3f} ms/epoch" if speed is not None and math.isfinite(speed) else "too short to time an epoch"
     log.info(
-        "%s%s | final held-out loss %.4f, accuracy %.4f%s | wall %.1f s (startup %.1f s, %.3f ms/epoch)",
+        "%s%s | final held-out loss %.4f, accuracy %.4f%s | wall %.1f s (startup %.1f s, %s)",
         prefix,
         record["status"],
         loss.mean(),
@@ -209,7 +242,7 @@ def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
         spread,
         record["wall_time_s"],
         record["startup_s"],
-        record["ms_per_epoch"],
+        pace,
     )
     if record["error"]:
         log.error("%s%s", prefix, record["error"])
@@ -240,6 +273,8 @@ def share_cores_between_workers(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
 def main(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     share_cores_between_workers(cfg, hydra_cfg)
+    if plan.in_worker():
+        signals.end_with_parent()
     try:
         record = run_job(cfg, Path(hydra_cfg.runtime.output_dir))
     except ConfigError as error:
@@ -249,71 +284,36 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     except tracking.TrackingError as error:
         print(f"bench.run: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+    except StorageError as error:
+        # Stopped is no Exception, so Hydra's launchers do not go on to the next job.
+        raise plan.Stopped(error) from None
+    except KeyboardInterrupt as interruption:
+        if plan.in_worker():
+            # A joblib worker would go on to the next job: it ends here, its job recorded as interrupted.
+            logging.shutdown()
+            os._exit(signals.exit_code(interruption))
+        raise
     failed = record.get("status") == store.FAILED
     if failed and (hydra_cfg.mode != RunMode.MULTIRUN or cfg.runtime.fail_fast):
         raise SystemExit(1)
     return {"status": record.get("status")}
 
 
-class SweepCallback(Callback):
-    """Counts a sweep's jobs for the progress lines and, at the end, names failed jobs and exits non-zero."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
-        overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
-        batches = BasicSweeper.split_arguments(overrides, None)
-        total = sum(len(batch) for batch in batches)
-        os.environ[JOBS_ENV] = str(total)
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if config.hydra.launcher._target_.endswith(".BasicLauncher"):  # jobs run in this process
-            display.start_sweep(total)
-        try:
-            tracking.start_sweep(config.tracking, sweep_dir, " ".join([*params, *config.hydra.overrides.task]))
-        except tracking.TrackingError as error:
-            display.end_sweep()
-            print(f"bench.run: {error}", file=sys.stderr)
-            raise SystemExit(1) from None
-        stale = sorted(p.name for p in sweep_dir.glob("*") if p.name.isdigit() and int(p.name) >= total)
-        if stale:
-            log.warning(
-                "%s holds job folders %s from an earlier, larger sweep; a report of this folder includes them",
-                sweep_dir,
-                ", ".join(stale),
-            )
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        display.end_sweep()
-        sweep_dir = Path(config.hydra.sweep.dir)
-        total = int(os.environ.get(JOBS_ENV, "0"))
-        failed = []
-        for run_file in sorted(sweep_dir.glob(f"*/{store.RUN_FILE}")):
-            if not run_file.parent.name.isdigit() or int(run_file.parent.name) >= total:
-                continue  # not a job of this sweep
-            record = store.read_run(run_file.parent)
-            if record and record.get("status") == store.FAILED:
-                failed.append(f"{run_file.parent.name} ({record.get('variant')}: {record.get('error')})")
-        try:
-            tracking.end_sweep(config.tracking, sweep_dir, failed=bool(failed))
-        except tracking.TrackingError as error:
-            print(f"bench.run: {error}", file=sys.stderr)
-            raise SystemExit(1) from None
-        if failed:
-            log.error("%d job(s) failed: %s", len(failed), "; ".join(failed))
-            raise SystemExit(1)
-
-
 def _one_line(error: BaseException) -> str:
     """A composition or validation error as one line that names the key and what is allowed."""
-    from hydra.errors import MissingConfigException
+    from hydra.errors import MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
     cause = error.__cause__
     if isinstance(error, MissingConfigException) and error.options:
         group = (error.missing_cfg_file or "").split("/")[0]
         return f"{error.missing_cfg_file}: no such option; {group} is one of {', '.join(sorted(error.options))}"
+    if isinstance(error, OverrideParseException) and "LexerNoViableAlt" in str(error):
+        key, _, value = error.override.partition("=")
+        return (
+            f"cannot read {error.override!r}: quote a value with spaces or characters other than letters, "
+            f"digits and -_./:, e.g. '{key}=\"{value}\"'"
+        )
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         return f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
@@ -322,34 +322,73 @@ def _one_line(error: BaseException) -> str:
     return " ".join(lines[:3])
 
 
+def _os_error(error: BaseException | None) -> OSError | None:
+    """The OSError behind an error (logging, for one, turns a run.log it cannot open into a ValueError)."""
+    while error is not None and not isinstance(error, OSError):
+        error = error.__cause__
+    return error
+
+
+def _ending(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line for an error that ends a run or sweep; None for a bug (a traceback)."""
+    from hydra.errors import HydraException
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(error, plan.Stopped):
+        error = error.args[0]
+    if isinstance(error, KeyboardInterrupt):
+        return signals.exit_code(error), signals.describe(error)
+    if isinstance(error, ConfigError | plan.OtherResults):
+        return 2, str(error)
+    if isinstance(error, store.FolderBusy):
+        return 75, str(error)
+    if isinstance(error, StorageError | tracking.TrackingError | SweepError):
+        return 1, str(error)
+    if isinstance(error, HydraException | OmegaConfBaseException):
+        return 2, _one_line(error)
+    # after Hydra's errors: MissingConfigException is an IOError too
+    cause = _os_error(error)
+    if cause is not None:
+        return 1, _cannot_write(cause, plan.folder())
+    if isinstance(error, TerminatedWorkerError):
+        codes = re.search(r"exit codes of the workers are (\S+)", str(error))
+        how = f" with {codes.group(1)}" if codes else ""
+        return 1, f"a worker process ended{how} before its job did (out of memory?); resume runs that job again"
+    if isinstance(error, ValueError) and str(error).startswith("Only one of --run, --multirun"):
+        return 2, f"{error} (leave out -m to print a sweep's config)"
+    return None
+
+
 def cli() -> None:
-    """Entry point: Hydra's own error printing is replaced by one line and a non-zero exit."""
+    """Entry point: Hydra's own error printing is replaced by one line and a non-zero exit.
+
+    Exit codes: 0 done, 1 failed jobs or a file that could not be written, 2 a bad value or results of other
+    settings in the way, 75 the folder is in use by another process, 130 SIGINT, 143 SIGTERM.
+    """
     if os.environ.get("HYDRA_FULL_ERROR"):
         main()
         return
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    # A full disk fails every log line written to run.log; the one line below says why, without tracebacks.
+    logging.raiseExceptions = False
+    signals.stop_on_signals()
     try:
         main()
-    except Interrupted as interruption:
-        print(f"bench.run: interrupted by {interruption}", file=sys.stderr)
-        sys.exit(143)
-    except KeyboardInterrupt:
-        print("bench.run: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except SweepError as error:  # jobs that a cluster ended without a result
-        print(f"bench.run: {error}", file=sys.stderr)
-        sys.exit(1)
-    except Exception as error:
-        from hydra.errors import HydraException
-        from omegaconf.errors import OmegaConfBaseException
-
-        if isinstance(error, ValueError) and str(error).startswith("Only one of --run, --multirun"):
-            print(f"bench.run: {error} (leave out -m to print a sweep's config)", file=sys.stderr)
-            sys.exit(2)
-        if not isinstance(error, HydraException | OmegaConfBaseException):
+    except SystemExit as done:
+        if done.code == 1:  # runtime.fail_fast stopped the sweep at a failed job
+            plan.summarise()
+        raise
+    except BaseException as error:
+        ending = _ending(error)
+        if ending is None:
             raise
-        print(f"bench.run: {_one_line(error)}", file=sys.stderr)
-        sys.exit(2)
+        code, line = ending
+        if code != 2:
+            plan.settle()
+            plan.summarise()
+        print(f"bench.run: {line}", file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

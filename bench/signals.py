@@ -1,0 +1,110 @@
+"""SIGTERM and SIGINT: a run or sweep stops with its jobs recorded as interrupted and their rows kept.
+
+The process that started the run or sweep exits 143 (SIGTERM) or 130 (SIGINT) with one line, after the worker
+processes of a parallel launcher have recorded their jobs and ended. Inside a job the first signal raises, so the
+job records itself; the job's last files are written whole whatever arrives while they are.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from bench import plan
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the job can record itself as interrupted."""
+
+
+def interruption(signum: int) -> KeyboardInterrupt:
+    """The exception a signal raises: KeyboardInterrupt for SIGINT (as Python does), Interrupted for SIGTERM."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Interrupted(signal.Signals(signum).name)
+
+
+def exit_code(error: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process that a signal ended."""
+    return 128 + (signal.SIGTERM if isinstance(error, Interrupted) else signal.SIGINT)
+
+
+def describe(error: KeyboardInterrupt) -> str:
+    return f"interrupted by {error}" if isinstance(error, Interrupted) else "interrupted"
+
+
+class JobSignals:
+    """SIGTERM and SIGINT while a job runs: the first one raises, so the job records itself as interrupted.
+
+    Once the job writes its last files (:meth:`hold`), signals wait: the rows are written whole and run.json
+    says how the job ended. A signal that waited is raised when the job is done, unless it is already stopping.
+    """
+
+    def __init__(self) -> None:
+        self.armed, self.waiting, self.previous = True, 0, {}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.armed:
+            self.armed = False
+            raise interruption(signum)
+        self.waiting = self.waiting or signum
+
+    def hold(self) -> None:
+        self.armed = False
+
+    def __enter__(self) -> JobSignals:
+        # Signal handlers belong to the main thread; a launcher running jobs in threads keeps its own.
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {signum: signal.signal(signum, self._handle) for signum in SIGNALS}
+        return self
+
+    def __exit__(self, error_type: type | None, *_: Any) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if self.waiting and error_type is None:
+            raise interruption(self.waiting)
+
+
+_stopping = False
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    global _stopping
+    if _stopping:
+        return  # already stopping: the workers are being waited for
+    _stopping = True
+    plan.stop_workers()
+    raise interruption(signum)
+
+
+def stop_on_signals() -> None:
+    """In the process that starts a run or sweep: on SIGTERM or SIGINT outside a job, first let the workers
+    record their jobs as interrupted and end (:func:`bench.plan.stop_workers`), then raise."""
+    for signum in SIGNALS:
+        signal.signal(signum, _stop)
+
+
+_watching = False
+
+
+def end_with_parent(poll_s: float = 1.0) -> None:
+    """In a worker process: SIGTERM to itself once the process that started it has ended.
+
+    That process holds the folder's lock; killed without a chance to stop its workers (SIGKILL), it would leave
+    them writing into a folder that the next sweep may already own. Their jobs are recorded as interrupted instead.
+    """
+    global _watching
+    if _watching:
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
