@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed-$(TF)
 SEEDS ?= 10
 EPOCHS ?= 1000
 SWEEP_ARGS ?=
+# Runs a sweep, then reports the folder it wrote: each preset names its folder after its size
+# (outputs/multirun/<preset>-<seeds>seeds-<epochs>epochs), and bench.plan prints it.
+sweep_and_report = $(PY) -m bench.run -m $(1) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-fast run sweep directions merges variable-length report bench ui lint format clean
@@ -37,20 +40,16 @@ run: install ## one run with the defaults (bidirectional concat, seed 0)
 	$(PY) -m bench.run
 
 sweep: install ## every variant over SEEDS seeds and EPOCHS epochs, then the report
-	$(PY) -m bench.run -m experiment=all n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS)
-	$(PY) -m bench.report outputs/multirun/all
+	$(call sweep_and_report,experiment=all n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS))
 
 directions: install ## forward vs backward vs bidirectional, then the report
-	$(PY) -m bench.run -m experiment=directions n_seeds=$(SEEDS) $(SWEEP_ARGS)
-	$(PY) -m bench.report outputs/multirun/directions
+	$(call sweep_and_report,experiment=directions n_seeds=$(SEEDS) $(SWEEP_ARGS))
 
 merges: install ## the four merge modes, then the report
-	$(PY) -m bench.run -m experiment=merge_modes n_seeds=$(SEEDS) $(SWEEP_ARGS)
-	$(PY) -m bench.report outputs/multirun/merge_modes
+	$(call sweep_and_report,experiment=merge_modes n_seeds=$(SEEDS) $(SWEEP_ARGS))
 
 variable-length: install ## every variant on sequences of 5 to 20 steps, then the report
-	$(PY) -m bench.run -m experiment=variable_length n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS)
-	$(PY) -m bench.report outputs/multirun/variable_length
+	$(call sweep_and_report,experiment=variable_length n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS))
 
 report: install ## report the latest sweep under outputs/multirun
 	$(PY) -m bench.report
