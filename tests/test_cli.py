@@ -3,8 +3,12 @@
 import json
 
 import pandas as pd
+import psutil
 import pytest
-from conftest import run_cli
+from conftest import make_config, run_cli
+
+from bench import memory
+from bench.schema import ConfigError
 
 BAD_VALUES = {
     "model.merge=avg": "model.merge",
@@ -25,11 +29,19 @@ BAD_VALUES = {
     "data.min_timesteps=8 data.max_timesteps=5": "data.max_timesteps",
     "train.batch_size=0": "train.batch_size",
     "engine=turbo": "engine",
+    # accepted before, though wrong: a typo added with +, an unknown key, seeds NumPy cannot take, infinity
+    "+train.epoch=20": "train.epoch",
+    "+foo=1": "foo",
+    "seed=4294967296": "seed",
+    "seed=4294967295 n_seeds=2": "n_seeds",
+    "train.learning_rate=inf": "train.learning_rate",
+    "train.learning_rate=nan": "train.learning_rate",
+    "train.batch_size=100000000": "train.batch_size",
 }
 
 
 @pytest.mark.parametrize("overrides, key", list(BAD_VALUES.items()), ids=list(BAD_VALUES))
-def test_a_bad_value_gives_one_line_naming_the_key_and_a_non_zero_exit(overrides, key, tmp_path):
+def test_a_bad_value_gives_one_line_naming_the_key_a_non_zero_exit_and_no_run_folder(overrides, key, tmp_path):
     if overrides == "device=gpu":
         import tensorflow as tf
 
@@ -41,7 +53,71 @@ def test_a_bad_value_gives_one_line_naming_the_key_and_a_non_zero_exit(overrides
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert lines[0].startswith("bench.run: ") and key in lines[0]
-    assert not (tmp_path / "run" / "metrics.csv").exists()
+    # nothing is written: the run folder is made only once every value has been checked
+    assert not (tmp_path / "run").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_typo_added_with_plus_names_the_key_it_meant(tmp_path):
+    typo = run_cli("+train.epoch=20", cwd=tmp_path)
+    assert typo.returncode == 2
+    assert "did you mean train.epochs?" in typo.stderr
+
+
+def test_a_sweep_with_a_bad_value_in_one_job_writes_nothing(tmp_path):
+    sweep = tmp_path / "sweep"
+    for bad in (["model=forward", "seed=0,4294967296"], ["model=forward,backward", "+train.epoch=20"]):
+        result = run_cli("-m", *bad, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Launching" not in result.stdout
+        assert not sweep.exists()
+
+
+@pytest.mark.parametrize("mode, key", [("-m", "hydra.sweep.dir"), ("model=forward", "hydra.run.dir")])
+def test_an_empty_output_folder_is_refused_instead_of_writing_into_the_current_folder(tmp_path, mode, key):
+    result = run_cli(mode, f"{key}=", cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"bench.run: {key}=''") and "current folder" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_ascii_path_without_quotes_gets_a_quoting_hint(tmp_path):
+    result = run_cli(f"hydra.run.dir={tmp_path}/Ergebnisse-ü", cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "quote" in line and f"'hydra.run.dir=\"{tmp_path}/Ergebnisse-ü\"'" in line
+
+
+def test_a_held_out_set_that_would_not_fit_in_memory_is_refused_with_an_estimate(tmp_path):
+    cfg = make_config("data.heldout_size=200000000")
+    needed = sum(memory.estimated_bytes(cfg).values())
+    if needed <= psutil.virtual_memory().available:
+        pytest.skip("this machine has the memory for it")
+    result = run_cli("data.heldout_size=200000000", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("bench.run: data.heldout_size=200000000 is not allowed: the job would need about")
+    assert "GB of memory" in line and "available" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_memory_estimate_grows_with_sizes_and_counts_jobs_run_side_by_side(monkeypatch):
+    small, large = make_config("data.heldout_size=1000"), make_config("data.heldout_size=2000000")
+    # measured: 2,000,000 sequences of 10 steps peak about 1.2 GB above the runtime's own memory
+    assert 1.0 < memory.estimated_bytes(large)["held-out set"] / 2**30 < 1.6
+    assert memory.estimated_bytes(small)["held-out set"] < 2**20
+    packed = make_config("data.heldout_size=2000000", "n_seeds=4")
+    assert memory.estimated_bytes(packed)["held-out set"] > 2 * memory.estimated_bytes(large)["held-out set"]
+    one_job = sum(memory.estimated_bytes(large).values())
+
+    class Available:
+        available = int(one_job * 1.5)
+
+    monkeypatch.setattr(memory.psutil, "virtual_memory", lambda: Available)
+    memory.check([large], side_by_side=1)
+    with pytest.raises(ConfigError, match="for 2 jobs side by side"):
+        memory.check([large], side_by_side=2)
 
 
 def test_the_allowed_values_are_named(tmp_path):
@@ -88,10 +164,12 @@ def test_a_sweep_of_merges_and_seeds_writes_one_job_folder_per_combination(tmp_p
 
 
 @pytest.mark.slow
-def test_a_single_run_prints_a_summary_and_writes_its_job_folder(tmp_path):
+def test_a_single_run_prints_a_summary_without_nan_ms_per_epoch_and_writes_its_job_folder(tmp_path):
     result = run_cli("model=backward_unaligned", "train.epochs=30", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "final held-out loss" in result.stdout and "wall" in result.stdout
+    # 30 epochs are one chunk (eval_every 50): no steady epoch to time, and no "nan ms/epoch"
+    assert "too short to time an epoch" in result.stdout and "nan" not in result.stdout
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert set(metrics["variant"]) == {"backward-unaligned"}
     assert (metrics["split"] == "train").sum() == 30

@@ -165,7 +165,7 @@ def test_submitit_jobs_give_the_basic_launchers_numbers(basic, tmp_path):
     pd.testing.assert_frame_equal(by_variant_and_seed(jobs), by_variant_and_seed(expected), check_exact=True)
     for num, job in jobs.items():
         assert job["run"]["status"] == "completed"
-        # the job count set by SweepCallback in the submitting process reaches each job's subprocess
+        # the job count set by bench.plan.Guard in the submitting process reaches each job's subprocess
         assert any(f"job {num + 1}/2 | " in line for line in job["log"])
     # each job ran in a subprocess of its own, with its submitit log and result in the sweep folder
     assert len({pid(job) for job in jobs.values()}) == 2

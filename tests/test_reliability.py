@@ -1,8 +1,10 @@
 """Interrupted and failed sweeps: resume, isolation, interruption records, and nothing half-written."""
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 from conftest import run_cli
 
@@ -35,17 +38,41 @@ def status(job: Path) -> str | None:
         return None
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen:
+@pytest.fixture
+def start(tmp_path):
+    """Starts ``python -m bench.run args`` in ``tmp_path`` in a process group of its own; whatever the test comes
+    to, the group (workers included) is killed at its end, so that no run outlives its test. Output goes to files,
+    so a chatty run never blocks on a full pipe; :func:`finish` reads it."""
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench.run", *args],
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    started: list[subprocess.Popen] = []
+
+    def launch(*args: str) -> subprocess.Popen:
+        out = tmp_path / f"process-{len(started)}"
+        with open(f"{out}.out", "w") as stdout, open(f"{out}.err", "w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.run", *args],
+                cwd=tmp_path,
+                env=env,
+                start_new_session=True,
+                stdout=stdout,
+                stderr=stderr,
+                text=True,
+            )
+        process.output = out
+        started.append(process)
+        return process
+
+    yield launch
+    for process in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def finish(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """Waits for a process from ``start`` and returns its stdout and stderr."""
+    process.wait(timeout=timeout)
+    return Path(f"{process.output}.out").read_text(), Path(f"{process.output}.err").read_text()
 
 
 def wait_for(condition, timeout: float = 120) -> None:
@@ -56,12 +83,12 @@ def wait_for(condition, timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(tmp_path):
+def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(tmp_path, start):
     reference = tmp_path / "uninterrupted"
     assert run_cli(*SWEEP, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
 
     sweep = tmp_path / "killed"
-    process = start(*SWEEP, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    process = start(*SWEEP, f"hydra.sweep.dir={sweep}")
     wait_for(lambda: status(sweep / "1") == "running")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -84,15 +111,57 @@ def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("override", ["runtime.rerun=true", "train.learning_rate=0.002"])
-def test_a_forced_rerun_or_a_changed_setting_runs_completed_jobs_again(tmp_path, override):
+def test_a_forced_rerun_runs_completed_jobs_again(tmp_path):
     sweep = tmp_path / "sweep"
     args = [*SWEEP[:2], "seed=0", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
     assert run_cli(*args, cwd=tmp_path).returncode == 0
-    again = run_cli(*args, override, cwd=tmp_path)
+    again = run_cli(*args, "runtime.rerun=true", cwd=tmp_path)
     assert again.returncode == 0 and "skipped" not in again.stdout
-    if override.startswith("train."):
-        assert json.loads((sweep / "0" / "run.json").read_text())["config"]["train"]["learning_rate"] == 0.002
+
+
+@pytest.mark.slow
+def test_completed_results_are_never_silently_overwritten(tmp_path):
+    sweep = tmp_path / "X"
+    args = ["-m", "model=forward,bidirectional", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
+    assert run_cli(*args, "n_seeds=3", cwd=tmp_path).returncode == 0
+    before = {job: (sweep / job / "metrics.csv").read_bytes() for job in ("0", "1")}
+
+    refused = run_cli(*args, "n_seeds=1", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"bench.run: {sweep}/0 holds a completed run of other settings (n_seeds: 3 -> 1), as do 1 more job "
+        f"folder(s); run into another folder (hydra.sweep.dir=...) or move the old results to {sweep}/archive/ "
+        "with runtime.archive=true"
+    ]
+    assert "Launching" not in refused.stdout  # stopped before any job
+    assert before == {job: (sweep / job / "metrics.csv").read_bytes() for job in before}
+
+    # a changed learning rate is another setting too; a changed runtime setting is not
+    lr = run_cli(*args, "n_seeds=3", "train.learning_rate=0.002", cwd=tmp_path)
+    assert lr.returncode == 2 and "train.learning_rate: 0.001 -> 0.002" in lr.stderr
+    assert run_cli(*args, "n_seeds=3", "runtime.progress_every_s=1", cwd=tmp_path).stdout.count("skipped") == 2
+
+    archived = run_cli(*args, "n_seeds=1", "runtime.archive=true", cwd=tmp_path)
+    assert archived.returncode == 0, archived.stderr[-2000:]
+    (archive,) = (sweep / "archive").iterdir()
+    assert f"moved 0, 1, multirun.yaml (results of other settings) to {archive}" in archived.stdout
+    assert before == {job: (archive / job / "metrics.csv").read_bytes() for job in before}
+    assert set(pd.read_csv(archive / "0" / "metrics.csv")["seed"]) == {0, 1, 2}
+    assert set(pd.read_csv(sweep / "0" / "metrics.csv")["seed"]) == {0}
+
+
+def test_a_preset_sweeps_into_a_folder_named_after_its_size(tmp_path):
+    from bench.plan import sweep_folder
+
+    assert sweep_folder(["experiment=all"]) == Path("outputs/multirun/all-10seeds-1000epochs")
+    assert sweep_folder(["experiment=directions", "n_seeds=3"]) == Path("outputs/multirun/directions-3seeds-250epochs")
+    assert sweep_folder(["experiment=merge_modes", "train.epochs=50", "seed=0,1"]) == Path(
+        "outputs/multirun/merge_modes-10seeds-50epochs"
+    )
+    # a folder that would depend on a swept setting would split one sweep across folders
+    split = run_cli("-m", "experiment=directions", "n_seeds=1,3", cwd=tmp_path)
+    assert split.returncode == 2 and "one folder for the whole sweep" in split.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -125,6 +194,7 @@ def test_fail_fast_stops_the_sweep_at_the_first_failed_job(tmp_path):
     )
     assert result.returncode == 1
     assert status(sweep / "0") == "failed" and not (sweep / "1").exists()
+    assert f"sweep {sweep}: 2 job(s): 1 failed, 1 not run" in result.stdout
 
 
 def epochs_logged(log_file: Path) -> int:
@@ -138,7 +208,7 @@ def epochs_logged(log_file: Path) -> int:
     "signum, code, engine, epochs",
     [(signal.SIGTERM, 143, "fast", 1000), (signal.SIGINT, 130, "fast", 1000), (signal.SIGTERM, 143, "reference", 20)],
 )
-def test_a_signal_records_the_job_as_interrupted_with_whole_files(tmp_path, signum, code, engine, epochs):
+def test_a_signal_records_the_job_as_interrupted_with_whole_files(tmp_path, start, signum, code, engine, epochs):
     run_dir = tmp_path / "run"
     process = start(
         "model=forward",
@@ -149,11 +219,10 @@ def test_a_signal_records_the_job_as_interrupted_with_whole_files(tmp_path, sign
         "train.jit_compile=false",
         "runtime.progress_every_s=0.1",
         f"hydra.run.dir={run_dir}",
-        cwd=tmp_path,
     )
     wait_for(lambda: epochs_logged(run_dir / "run.log") >= epochs)
     process.send_signal(signum)
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = finish(process, timeout=60)
     assert process.returncode == code
     assert stderr.strip().splitlines()[-1].startswith("bench.run: interrupted")
     record = json.loads((run_dir / "run.json").read_text())
@@ -161,3 +230,148 @@ def test_a_signal_records_the_job_as_interrupted_with_whole_files(tmp_path, sign
     metrics = pd.read_csv(run_dir / "metrics.csv")
     assert (metrics["split"] == "train").sum() >= epochs
     assert not list(run_dir.glob(".*.tmp"))
+
+
+# Short chunks (eval_every) let a signal reach the job between chunks soon, even on a busy machine.
+LONG = ["train.epochs=10000000", "train.eval_every=100", "runtime.progress_every_s=0.1"]
+
+
+@pytest.mark.slow
+def test_a_locked_sweep_folder_turns_a_second_sweep_away_naming_the_holder(tmp_path, start):
+    sweep = tmp_path / "sweep"
+    first = start(*SWEEP, *LONG, f"hydra.sweep.dir={sweep}")
+    wait_for(lambda: epochs_logged(sweep / "0" / "run.log") >= 500)
+    # the same sweep, and one of other settings: neither may train or write while the first runs
+    for overrides in (LONG, ["train.epochs=60"]):
+        second = run_cli(*SWEEP, *overrides, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+        assert second.returncode == 75
+        (line,) = second.stderr.strip().splitlines()
+        assert line.startswith(f"bench.run: {sweep} is in use by pid {first.pid} on ")
+        assert line.endswith("; wait for it to end or choose another hydra.sweep.dir") and "bench.run -m" in line
+        assert "Launching" not in second.stdout
+    assert json.loads((sweep / "0" / "run.json").read_text())["pid"] == first.pid
+    # run.log holds the first sweep's lines only
+    assert all(
+        "job 1/3 | forward seed 0 | epoch" in line for line in (sweep / "0" / "run.log").read_text().splitlines()
+    )
+    assert not (sweep / "1").exists()
+
+    # the lock dies with its holder, however it dies
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    after = run_cli(*SWEEP, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert all(status(sweep / job) == "completed" for job in ("0", "1", "2"))
+
+
+def alive(process: psutil.Process) -> bool:
+    return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "signum, code, line",
+    [
+        (signal.SIGTERM, 143, "interrupted by SIGTERM"),
+        (signal.SIGINT, 130, "interrupted"),
+        # killed without a chance to stop its workers: they notice and stop on their own
+        (signal.SIGKILL, -signal.SIGKILL, None),
+    ],
+)
+def test_the_parallel_launcher_honours_the_signal_contract(tmp_path, start, signum, code, line):
+    sweep = tmp_path / "sweep"
+    process = start(
+        "-m",
+        "hydra/launcher=parallel",
+        "model=forward,backward,bidirectional",
+        "seed=0,1",
+        *SWEEP[3:],
+        *LONG,
+        f"hydra.sweep.dir={sweep}",
+    )
+    wait_for(lambda: min(epochs_logged(sweep / job / "run.log") for job in ("0", "1")) >= 300, timeout=240)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    job_pids = {json.loads((sweep / job / "run.json").read_text())["pid"] for job in ("0", "1")}
+    assert len(job_pids) == 2 and job_pids <= {worker.pid for worker in workers}
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # Ctrl-C reaches the whole process group
+    else:
+        process.send_signal(signum)  # kill <pid> reaches the parent only
+    stdout, stderr = finish(process, timeout=120)
+    assert process.returncode == code
+    if line:
+        assert stderr.strip().splitlines() == [f"bench.run: {line}"]
+        assert f"sweep {sweep}: 6 job(s): 2 interrupted, 4 not run" in stdout
+    # nothing left running: the workers stopped, and no job of the sweep went on
+    wait_for(lambda: not any(alive(worker) for worker in workers), timeout=30)
+    for job in ("0", "1"):
+        record = json.loads((sweep / job / "run.json").read_text())
+        assert record["status"] == "interrupted" and record["seed_status"][job]["status"] == "interrupted"
+        assert (pd.read_csv(sweep / job / "metrics.csv")["split"] == "train").sum() >= 300
+        assert not list((sweep / job).glob(".*.tmp"))
+    assert not any(status(sweep / job) for job in ("2", "3", "4", "5"))
+
+
+SIGNAL_DURING_FINAL_WRITES = """
+import os, runpy, signal, sys
+from bench import store
+
+write = store.write_atomic
+
+
+def signalled_write(path, text):
+    if path.name == store.METRICS_FILE:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the job writes its rows
+    write(path, text)
+
+
+store.write_atomic = signalled_write
+sys.argv = ["bench.run", *sys.argv[1:]]
+runpy.run_module("bench.run", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_signal_during_a_jobs_final_writes_keeps_its_rows(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["model=forward", *SWEEP[3:], f"hydra.run.dir={run_dir}"]
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    signalled = subprocess.run(
+        [sys.executable, "-c", SIGNAL_DURING_FINAL_WRITES, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert signalled.returncode == 143
+    assert signalled.stderr.strip().splitlines() == ["bench.run: interrupted by SIGTERM"]
+    # the rows and the record are whole: run.json does not stay `running` with the rows in a temporary file
+    assert status(run_dir) == "completed" and not list(run_dir.glob(".*.tmp"))
+    assert (pd.read_csv(run_dir / "metrics.csv")["split"] == "train").sum() == 20
+
+    # a temporary file that a killed writer left behind is removed by the next run
+    (run_dir / ".metrics.csv.k1ll3d.tmp").write_text("variant,direction\nforw")
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "skipped" in again.stdout
+    assert "removed 1 temporary file(s) that a stopped run left behind" in again.stdout
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_resume_repairs_damaged_or_missing_files_and_says_so(tmp_path):
+    reference = tmp_path / "reference"
+    assert run_cli(*SWEEP, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
+    sweep = tmp_path / "damaged"
+    shutil.copytree(reference, sweep)
+    metrics = (sweep / "0" / "metrics.csv").read_text()
+    (sweep / "0" / "metrics.csv").write_text(metrics[: metrics.rindex(",", 0, len(metrics) // 2)])  # cut mid-line
+    (sweep / "1" / "heldout_by_length.csv").unlink()
+    rows = pd.read_csv(sweep / "2" / "metrics.csv")
+    rows.query("epoch <= 15").to_csv(sweep / "2" / "metrics.csv", index=False)  # rows short of the config's epochs
+
+    resumed = run_cli(*SWEEP, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    repaired = [line for line in resumed.stdout.splitlines() if "completed earlier, but" in line]
+    assert len(repaired) == 3 and all(line.endswith("; running it again") for line in repaired)
+    assert "metrics.csv line" in repaired[0]
+    assert "heldout_by_length.csv is missing" in repaired[1]
+    assert "metrics.csv, seed 2: train rows miss 5 of 20 epochs (first 16)" in repaired[2]
+    for job in ("0", "1", "2"):
+        for name in ("metrics.csv", "heldout_by_length.csv"):
+            pd.testing.assert_frame_equal(pd.read_csv(sweep / job / name), pd.read_csv(reference / job / name))
