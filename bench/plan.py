@@ -13,7 +13,6 @@ import copy
 import logging
 import multiprocessing
 import os
-import signal
 import socket
 import sys
 from collections import Counter
@@ -32,8 +31,6 @@ log = logging.getLogger("bench.run")
 
 JOBS_ENV = "BENCH_SWEEP_JOBS"
 SWEEP_FILE = "multirun.yaml"
-# How long a stopping sweep waits for its workers to record their jobs as interrupted.
-WORKER_GRACE_S = 30.0
 
 
 class OtherResults(Exception):
@@ -233,33 +230,6 @@ def in_worker() -> bool:
     return multiprocessing.current_process().name.startswith("LokyProcess")
 
 
-def stop_workers() -> None:
-    """Asks every process this one started to stop (SIGTERM) and waits for those running a job of the plan.
-
-    Workers record their job as interrupted and exit; a worker that has not ended after WORKER_GRACE_S is
-    killed. Processes that ignore SIGTERM and run no job (joblib's resource tracker) are left to end with us.
-    """
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        try:
-            child.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            continue
-    running = _running_pids()
-    workers = [child for child in children if child.pid in running]
-    _, alive = psutil.wait_procs(workers, timeout=WORKER_GRACE_S)
-    for child in alive:
-        log.warning("worker %d has not recorded its job within %.0f s; killed", child.pid, WORKER_GRACE_S)
-        child.kill()
-
-
-def _running_pids() -> set[int]:
-    if _plan is None:
-        return set()
-    records = (store.read_run(job.folder) or {} for job in _plan.jobs)
-    return {r.get("pid") for r in records if r.get("status") == store.RUNNING and r.get("host") == socket.gethostname()}
-
-
 def settle() -> None:
     """Marks the plan's jobs that say ``running`` but whose process has ended as interrupted.
 
@@ -300,6 +270,11 @@ def summarise() -> list[str]:
     if failed:
         log.error("%d job(s) failed: %s", len(failed), "; ".join(failed))
     return failed
+
+
+def current() -> Plan | None:
+    """The plan of this process's run or sweep, once :func:`start` has made it."""
+    return _plan
 
 
 def folder() -> Path:

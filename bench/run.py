@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import platform
-import re
 import socket
 import sys
 import time
@@ -28,17 +27,12 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from bench import display, plan, signals, store, tracking  # noqa: E402
+from bench import display, exits, plan, signals, store, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
-from bench.slurm import SweepError  # noqa: E402
 
 log = logging.getLogger("bench.run")
 register_configs()
-
-
-class StorageError(Exception):
-    """A file of the run could not be written; the message names the path and the cause."""
 
 
 def library_versions() -> dict[str, str]:
@@ -107,10 +101,6 @@ def _job_prefix() -> str:
     return f"job {hydra_cfg.job.num + 1}/{total} | "
 
 
-def _cannot_write(error: OSError, folder: Path) -> str:
-    return f"cannot write {error.filename or folder}: {error.strerror or error}"
-
-
 def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     """Trains one job into ``folder`` and returns its run.json record.
 
@@ -159,7 +149,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     try:
         store.write_run(folder, record)
     except OSError as error:
-        raise StorageError(_cannot_write(error, folder)) from None
+        raise exits.StorageError(exits.cannot_write(error, folder)) from None
     progress = Progress(cfg.runtime.progress_every_s, recorder, prefix, cfg.train.epochs)
     with signals.JobSignals() as job_signals:
         try:
@@ -215,11 +205,11 @@ def _finish(
         store.write_results(folder, recorder.metrics(), recorder.by_length())
         store.write_run(folder, record)
     except OSError as error:
-        reason = _cannot_write(error, folder)
+        reason = exits.cannot_write(error, folder)
         record.update(status=store.FAILED, error=reason)
         with contextlib.suppress(OSError):
             store.write_run(folder, record)
-        raise StorageError(reason) from None
+        raise exits.StorageError(reason) from None
 
 
 def _span(seeds: list[int]) -> str:
@@ -284,7 +274,7 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     except tracking.TrackingError as error:
         print(f"bench.run: {error}", file=sys.stderr)
         raise SystemExit(1) from None
-    except StorageError as error:
+    except exits.StorageError as error:
         # Stopped is no Exception, so Hydra's launchers do not go on to the next job.
         raise plan.Stopped(error) from None
     except KeyboardInterrupt as interruption:
@@ -299,73 +289,8 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     return {"status": record.get("status")}
 
 
-def _one_line(error: BaseException) -> str:
-    """A composition or validation error as one line that names the key and what is allowed."""
-    from hydra.errors import MissingConfigException, OverrideParseException
-    from omegaconf.errors import OmegaConfBaseException
-
-    cause = error.__cause__
-    if isinstance(error, MissingConfigException) and error.options:
-        group = (error.missing_cfg_file or "").split("/")[0]
-        return f"{error.missing_cfg_file}: no such option; {group} is one of {', '.join(sorted(error.options))}"
-    if isinstance(error, OverrideParseException) and "LexerNoViableAlt" in str(error):
-        key, _, value = error.override.partition("=")
-        return (
-            f"cannot read {error.override!r}: quote a value with spaces or characters other than letters, "
-            f"digits and -_./:, e.g. '{key}=\"{value}\"'"
-        )
-    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
-        return f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
-    if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
-        return f"{error.full_key}: {str(error.msg).splitlines()[0]}"
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines[:3])
-
-
-def _os_error(error: BaseException | None) -> OSError | None:
-    """The OSError behind an error (logging, for one, turns a run.log it cannot open into a ValueError)."""
-    while error is not None and not isinstance(error, OSError):
-        error = error.__cause__
-    return error
-
-
-def _ending(error: BaseException) -> tuple[int, str] | None:
-    """The exit code and the one line for an error that ends a run or sweep; None for a bug (a traceback)."""
-    from hydra.errors import HydraException
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-    from omegaconf.errors import OmegaConfBaseException
-
-    if isinstance(error, plan.Stopped):
-        error = error.args[0]
-    if isinstance(error, KeyboardInterrupt):
-        return signals.exit_code(error), signals.describe(error)
-    if isinstance(error, ConfigError | plan.OtherResults):
-        return 2, str(error)
-    if isinstance(error, store.FolderBusy):
-        return 75, str(error)
-    if isinstance(error, StorageError | tracking.TrackingError | SweepError):
-        return 1, str(error)
-    if isinstance(error, HydraException | OmegaConfBaseException):
-        return 2, _one_line(error)
-    # after Hydra's errors: MissingConfigException is an IOError too
-    cause = _os_error(error)
-    if cause is not None:
-        return 1, _cannot_write(cause, plan.folder())
-    if isinstance(error, TerminatedWorkerError):
-        codes = re.search(r"exit codes of the workers are (\S+)", str(error))
-        how = f" with {codes.group(1)}" if codes else ""
-        return 1, f"a worker process ended{how} before its job did (out of memory?); resume runs that job again"
-    if isinstance(error, ValueError) and str(error).startswith("Only one of --run, --multirun"):
-        return 2, f"{error} (leave out -m to print a sweep's config)"
-    return None
-
-
 def cli() -> None:
-    """Entry point: Hydra's own error printing is replaced by one line and a non-zero exit.
-
-    Exit codes: 0 done, 1 failed jobs or a file that could not be written, 2 a bad value or results of other
-    settings in the way, 75 the folder is in use by another process, 130 SIGINT, 143 SIGTERM.
-    """
+    """Entry point: Hydra's own error printing is replaced by one line and a non-zero exit (:mod:`bench.exits`)."""
     if os.environ.get("HYDRA_FULL_ERROR"):
         main()
         return
@@ -380,7 +305,7 @@ def cli() -> None:
             plan.summarise()
         raise
     except BaseException as error:
-        ending = _ending(error)
+        ending = exits.ending(error)
         if ending is None:
             raise
         code, line = ending

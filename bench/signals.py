@@ -7,15 +7,23 @@ job records itself; the job's last files are written whole whatever arrives whil
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import threading
 import time
 from typing import Any
 
-from bench import plan
+import psutil
+
+from bench import plan, store
+
+log = logging.getLogger("bench.run")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long a stopping sweep waits for its workers to record their jobs as interrupted.
+WORKER_GRACE_S = 30.0
 
 
 class Interrupted(KeyboardInterrupt):
@@ -76,13 +84,13 @@ def _stop(signum: int, _frame: Any) -> None:
     if _stopping:
         return  # already stopping: the workers are being waited for
     _stopping = True
-    plan.stop_workers()
+    stop_workers()
     raise interruption(signum)
 
 
 def stop_on_signals() -> None:
     """In the process that starts a run or sweep: on SIGTERM or SIGINT outside a job, first let the workers
-    record their jobs as interrupted and end (:func:`bench.plan.stop_workers`), then raise."""
+    record their jobs as interrupted and end (:func:`stop_workers`), then raise."""
     for signum in SIGNALS:
         signal.signal(signum, _stop)
 
@@ -108,3 +116,30 @@ def end_with_parent(poll_s: float = 1.0) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def stop_workers() -> None:
+    """Asks every process this one started to stop (SIGTERM) and waits for those running a job of the plan.
+
+    Workers record their job as interrupted and exit; a worker that has not ended after WORKER_GRACE_S is
+    killed. Processes that ignore SIGTERM and run no job (joblib's resource tracker) are left to end with us.
+    """
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            continue
+    running = _running_pids()
+    workers = [child for child in children if child.pid in running]
+    _, alive = psutil.wait_procs(workers, timeout=WORKER_GRACE_S)
+    for child in alive:
+        log.warning("worker %d has not recorded its job within %.0f s; killed", child.pid, WORKER_GRACE_S)
+        child.kill()
+
+
+def _running_pids() -> set[int]:
+    """The processes on this host that the plan's run.json files name as running a job."""
+    jobs = plan.current().jobs if plan.current() else []
+    records = (store.read_run(job.folder) or {} for job in jobs)
+    return {r.get("pid") for r in records if r.get("status") == store.RUNNING and r.get("host") == socket.gethostname()}
