@@ -200,8 +200,16 @@ def start(config: DictConfig, multirun: bool) -> Plan:
     folder = _check_folder_setting(key, OmegaConf.select(config, key))
     if multirun:
         jobs = plan_jobs(config)
+        folders: dict[Path, int] = {}
         for job in jobs:
             validate(job.cfg)
+            other = folders.setdefault(job.folder, job.num)
+            if other != job.num:
+                raise ConfigError(
+                    "hydra.sweep.subdir",
+                    job.folder.name,
+                    f"a folder of its own for each job; jobs {other} and {job.num} would both write to {job.folder}",
+                )
             if job.folder.parent != folder:
                 raise ConfigError(
                     key,

@@ -73,6 +73,19 @@ def test_a_sweep_with_a_bad_value_in_one_job_writes_nothing(tmp_path):
         assert not sweep.exists()
 
 
+def test_jobs_that_would_share_a_folder_are_refused_before_either_writes(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m", "model=forward,backward", "hydra.sweep.subdir=same", f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "bench.run: hydra.sweep.subdir=same is not allowed: a folder of its own for each job; "
+        f"jobs 0 and 1 would both write to {sweep}/same"
+    ]
+    assert not sweep.exists()
+
+
 @pytest.mark.parametrize("mode, key", [("-m", "hydra.sweep.dir"), ("model=forward", "hydra.run.dir")])
 def test_an_empty_output_folder_is_refused_instead_of_writing_into_the_current_folder(tmp_path, mode, key):
     result = run_cli(mode, f"{key}=", cwd=tmp_path)
