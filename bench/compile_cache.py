@@ -50,7 +50,8 @@ def machine_folder(root: str | os.PathLike) -> Path:
 
 
 def enable(root: str | os.PathLike | None) -> Path | None:
-    """Turns TensorFlow's persistent cache on in ``machine_folder(root)`` (``root`` None: leaves it off).
+    """Turns TensorFlow's persistent cache on in ``machine_folder(root)`` (``root`` None: leaves it off); the
+    folder is made by the first compile, once the run's settings have all been checked (:func:`make_folder`).
 
     Must run before TensorFlow starts; in a process where it already started (a reused worker, or a program that
     imported TensorFlow itself) the setting of its first job stays, and this returns the folder in use, if any.
@@ -63,9 +64,14 @@ def enable(root: str | os.PathLike | None) -> Path | None:
             log.debug("TensorFlow started before the compilation cache was set; this process runs without it")
         return None if in_use is None else Path(in_use)
     folder = machine_folder(root)
-    folder.mkdir(parents=True, exist_ok=True)
     os.environ["TF_XLA_FLAGS"] = f'{flags} {CACHE_FLAG}="{folder}"'.strip()
     return folder
+
+
+def make_folder(folder: Path | None) -> None:
+    """Makes the cache folder :func:`enable` returned, if any; TensorFlow reads the flag only when it compiles."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
 
 
 _warmed_up = False

@@ -221,7 +221,7 @@ def configure_tensorflow(cfg: BenchConfig) -> str:
     """
     from bench.schema import ConfigError
 
-    compile_cache.enable(cfg.runtime.compile_cache)
+    cache_folder = compile_cache.enable(cfg.runtime.compile_cache)
     tf = import_tensorflow()
 
     if cfg.runtime.threads:
@@ -240,6 +240,7 @@ def configure_tensorflow(cfg: BenchConfig) -> str:
     device = Device(cfg.device)
     if device is Device.gpu and not gpus:
         raise ConfigError("device", "gpu", "TensorFlow sees no GPU on this machine; use device=cpu or device=auto")
+    compile_cache.make_folder(cache_folder)
     return "/GPU:0" if gpus and device is not Device.cpu else "/CPU:0"
 
 
