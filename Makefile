@@ -6,9 +6,11 @@ PY := $(VENV)/bin/python
 TF ?= cpu
 OTHER_TF := $(if $(filter gpu,$(TF)),tensorflow-cpu,tensorflow)
 STAMP := $(VENV)/.installed-$(TF)
-SEEDS ?= 10
-EPOCHS ?= 1000
+# SEEDS and EPOCHS override the preset's own n_seeds and train.epochs (conf/experiment/) only when given
+SEEDS ?=
+EPOCHS ?=
 SWEEP_ARGS ?=
+SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
 # Runs a sweep, then reports the folder it wrote: each preset names its folder after its size
 # (outputs/multirun/<preset>-<seeds>seeds-<epochs>epochs), and bench.plan prints it.
 sweep_and_report = $(PY) -m bench.run -m $(1) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
@@ -39,17 +41,17 @@ test-fast: install ## run the tests not marked slow
 run: install ## one run with the defaults (bidirectional concat, seed 0)
 	$(PY) -m bench.run
 
-sweep: install ## every variant over SEEDS seeds and EPOCHS epochs, then the report
-	$(call sweep_and_report,experiment=all n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS))
+sweep: install ## every variant (10 seeds, 1000 epochs; SEEDS=, EPOCHS= to change), then the report
+	$(call sweep_and_report,experiment=all $(SIZE) $(SWEEP_ARGS))
 
-directions: install ## forward vs backward vs bidirectional, then the report
-	$(call sweep_and_report,experiment=directions n_seeds=$(SEEDS) $(SWEEP_ARGS))
+directions: install ## forward vs backward vs bidirectional (10 seeds, 250 epochs), then the report
+	$(call sweep_and_report,experiment=directions $(SIZE) $(SWEEP_ARGS))
 
-merges: install ## the four merge modes, then the report
-	$(call sweep_and_report,experiment=merge_modes n_seeds=$(SEEDS) $(SWEEP_ARGS))
+merges: install ## the four merge modes (10 seeds, 250 epochs), then the report
+	$(call sweep_and_report,experiment=merge_modes $(SIZE) $(SWEEP_ARGS))
 
-variable-length: install ## every variant on sequences of 5 to 20 steps, then the report
-	$(call sweep_and_report,experiment=variable_length n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS))
+variable-length: install ## every variant on sequences of 5 to 20 steps (10 seeds, 1000 epochs), then the report
+	$(call sweep_and_report,experiment=variable_length $(SIZE) $(SWEEP_ARGS))
 
 report: install ## report the latest sweep under outputs/multirun
 	$(PY) -m bench.report

@@ -139,12 +139,26 @@ class BenchConfig:
     engine: Engine = Engine.fast
 
 
+# Config group -> its schema, registered as ``base_<group>``: each YAML file of the group extends it and holds only
+# what differs from the defaults above. train and runtime offer no choices, so they are no group: the root schema
+# holds them, and ``train.epochs=250`` sets a value. tracking is a group whose options combine
+# (tracking=[mlflow,tensorboard]): each option sets one key onto the root schema's TrackingConfig, since extending
+# the schema would reset the keys an earlier option set.
+GROUP_SCHEMAS: dict[str, type] = {"model": ModelConfig, "data": DataConfig}
+
+
 def register_configs() -> None:
-    """Registers the schema as ``base_config`` so conf/config.yaml can extend it."""
+    """Registers the root schema as ``base_config`` and each group's as ``<group>/base_<group>``.
+
+    conf/config.yaml extends ``base_config``; conf/<group>/*.yaml extend ``base_<group>``.
+    """
     # imported here: the analysis side reads the variant names of this module and never needs Hydra
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="base_config", node=BenchConfig)
+    store = ConfigStore.instance()
+    store.store(name="base_config", node=BenchConfig)
+    for group, schema in GROUP_SCHEMAS.items():
+        store.store(group=group, name=f"base_{group}", node=schema)
 
 
 class ConfigError(ValueError):
