@@ -87,6 +87,7 @@ def _side_by_side(config: DictConfig, n_jobs_planned: int) -> int:
 
 def plan_jobs(config: DictConfig) -> list[Job]:
     """Every job of the sweep ``config`` describes, composed as the launcher will compose it."""
+    # private: Hydra has no public way to expand a sweep into jobs, and the sweeper's own split keeps their numbers
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
