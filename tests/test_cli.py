@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import psutil
 import pytest
-from conftest import make_config, run_cli
 
 from bench import memory
 from bench.schema import ConfigError
+from helpers.cli import run_cli
+from helpers.configs import make_config
 
 BAD_VALUES = {
     "model.merge=avg": "model.merge",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from result_factory import curve_rows, run_record, write_job, write_sweep, write_variant_job
 
 from bench import collect, readers, schema, store, sweeps
+from helpers.results import curve_rows, run_record, write_job, write_sweep, write_variant_job
 
 
 def write_metrics_text(tmp_path: Path, text: str | bytes) -> Path:

@@ -3,11 +3,10 @@
 import os
 
 import pytest
-from conftest import run_cli
 
 from bench import compile_cache
-
-SMALL = ["train.epochs=20", "train.eval_every=10", "data.heldout_size=64"]
+from helpers.cli import run_cli
+from helpers.configs import QUICK
 
 
 def cache_files(cache) -> set[str]:
@@ -18,7 +17,7 @@ def cache_files(cache) -> set[str]:
 def test_a_process_finds_the_functions_another_compiled_whatever_ran_before_and_gets_the_same_rows(tmp_path):
     cache = tmp_path / "cache"
     first = run_cli(
-        "-m", "model=forward,bidirectional_sum", *SMALL, f"runtime.compile_cache={cache}",
+        "-m", "model=forward,bidirectional_sum", *QUICK, f"runtime.compile_cache={cache}",
         f"hydra.sweep.dir={tmp_path / 'first'}", cwd=tmp_path,
     )  # fmt: skip
     assert first.returncode == 0, first.stderr
@@ -27,7 +26,7 @@ def test_a_process_finds_the_functions_another_compiled_whatever_ran_before_and_
     assert len(compiled) == 4 and len({path.parent for path in cache.rglob("*.pb")}) == 1
     # Other jobs, in another order, with a job of new shapes first: only that job compiles.
     second = run_cli(
-        "-m", "model=forward,bidirectional_sum", "n_seeds=2,1", "seed=3", *SMALL, f"runtime.compile_cache={cache}",
+        "-m", "model=forward,bidirectional_sum", "n_seeds=2,1", "seed=3", *QUICK, f"runtime.compile_cache={cache}",
         f"hydra.sweep.dir={tmp_path / 'second'}", cwd=tmp_path,
     )  # fmt: skip
     assert second.returncode == 0, second.stderr
@@ -35,7 +34,7 @@ def test_a_process_finds_the_functions_another_compiled_whatever_ran_before_and_
     # the packed jobs (n_seeds=2) compiled their shapes; the single-seed jobs found theirs
     assert compiled < cache_files(cache) and len(cache_files(cache)) == 4 + 4
     fresh = run_cli(
-        "model=bidirectional_sum", "seed=3", *SMALL, "runtime.compile_cache=null",
+        "model=bidirectional_sum", "seed=3", *QUICK, "runtime.compile_cache=null",
         f"hydra.run.dir={tmp_path / 'fresh'}", cwd=tmp_path,
     )  # fmt: skip
     assert fresh.returncode == 0, fresh.stderr

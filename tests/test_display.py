@@ -10,13 +10,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_cli
 from rich.console import Console
 
 from bench import display
+from helpers.cli import run_cli
+from helpers.configs import NO_XLA, QUICK
 
-SMALL_SWEEP = ["-m", "model=forward,backward", "train.epochs=20", "train.eval_every=10", "data.heldout_size=64"]
-SMALL_SWEEP += ["train.jit_compile=false"]
+TWO_JOBS = ["-m", "model=forward,backward", *QUICK, NO_XLA]
 
 
 def run_in_terminal(*args: str, cwd) -> tuple[int, str]:
@@ -44,7 +44,7 @@ def run_in_terminal(*args: str, cwd) -> tuple[int, str]:
 
 @pytest.mark.slow
 def test_a_sweep_on_a_terminal_draws_bars_for_the_sweep_and_each_job(tmp_path):
-    code, screen = run_in_terminal(*SMALL_SWEEP, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    code, screen = run_in_terminal(*TWO_JOBS, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert code == 0, screen[-2000:]
     assert "━" in screen  # rich's bar
     assert "sweep" in screen and "2/2" in screen and "jobs" in screen
@@ -55,7 +55,7 @@ def test_a_sweep_on_a_terminal_draws_bars_for_the_sweep_and_each_job(tmp_path):
 
 @pytest.mark.slow
 def test_output_to_a_file_gets_progress_lines_and_no_bar(tmp_path):
-    result = run_cli(*SMALL_SWEEP, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    result = run_cli(*TWO_JOBS, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "job 2/2 | backward seed 0 | epoch 20/20 |" in result.stdout
     assert "━" not in result.stdout + result.stderr

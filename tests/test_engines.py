@@ -3,40 +3,24 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_config, run_cli
 
 from bench import data as data_sets
 from bench.engines import Recorder, Timings, train
 from bench.schema import seeds_of
-
-ENGINE_VARIANTS = [
-    "model=forward",
-    "model=backward",
-    "model=backward_unaligned",
-    *[f"model=bidirectional_{m}" for m in ("sum", "mul", "concat", "ave")],
-]
-
-
-def train_metrics(*overrides: str) -> tuple[pd.DataFrame, Recorder]:
-    cfg = make_config(*overrides)
-    recorder = Recorder(cfg, seeds_of(cfg))
-    train(cfg, recorder, Timings(), lambda done, total: None)
-    return recorder.metrics(), recorder
-
-
-def train_losses(metrics: pd.DataFrame) -> pd.DataFrame:
-    return metrics.query("split == 'train'").pivot(index="epoch", columns="seed", values="loss")
+from helpers.cli import run_cli
+from helpers.configs import MODEL_OVERRIDES, make_config
+from helpers.training import train_losses, train_metrics
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ENGINE_VARIANTS)
-def test_compiled_engine_matches_the_original_loop_for_20_epochs(variant, small):
-    reference, _ = train_metrics(variant, *small, "seed=11", "engine=reference")
+@pytest.mark.parametrize("variant", list(MODEL_OVERRIDES.values()))
+def test_compiled_engine_matches_the_original_loop_for_20_epochs(variant, quick):
+    reference, _ = train_metrics(variant, *quick, "seed=11", "engine=reference")
     # The recurrence as a compiled loop over time (the default at 10 steps), then unrolled; graph mode compiles the
     # unrolled form faster, and one variant checks it with XLA too.
     unrolled = ["train.unroll_max_steps=10", f"train.jit_compile={variant == 'model=bidirectional_concat'}"]
     for form in (["train.unroll_max_steps=0"], unrolled):
-        fast, _ = train_metrics(variant, *small, "seed=11", *form)
+        fast, _ = train_metrics(variant, *quick, "seed=11", *form)
         assert len(train_losses(fast)) == 20
         np.testing.assert_allclose(train_losses(fast), train_losses(reference), atol=1e-4)
         heldout = [m.query("split == 'heldout'").set_index("epoch") for m in (fast, reference)]
@@ -45,16 +29,16 @@ def test_compiled_engine_matches_the_original_loop_for_20_epochs(variant, small)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ENGINE_VARIANTS)
-def test_each_packed_replica_is_the_run_its_seed_gives_alone(variant, small):
+@pytest.mark.parametrize("variant", list(MODEL_OVERRIDES.values()))
+def test_each_packed_replica_is_the_run_its_seed_gives_alone(variant, quick):
     # graph mode compiles faster; one variant checks the default XLA path too
-    small = [*small, f"train.jit_compile={variant == 'model=bidirectional_concat'}"]
-    packed, _ = train_metrics(variant, *small, "seed=5", "n_seeds=3")
+    quick = [*quick, f"train.jit_compile={variant == 'model=bidirectional_concat'}"]
+    packed, _ = train_metrics(variant, *quick, "seed=5", "n_seeds=3")
     assert sorted(packed["seed"].unique()) == [5, 6, 7]
     assert packed.groupby(["seed", "split"]).size().to_dict() == {
         (s, split): n for s in (5, 6, 7) for split, n in (("heldout", 3), ("train", 20))
     }
-    alone, _ = train_metrics(variant, *small, "seed=7")
+    alone, _ = train_metrics(variant, *quick, "seed=7")
     np.testing.assert_allclose(train_losses(packed)[7], train_losses(alone)[7], atol=1e-4)
     columns = ["epoch", "loss", "accuracy"]
     packed_heldout = packed.query("seed == 7 and split == 'heldout'")[columns].reset_index(drop=True)
@@ -62,15 +46,15 @@ def test_each_packed_replica_is_the_run_its_seed_gives_alone(variant, small):
     np.testing.assert_allclose(packed_heldout, alone_heldout, atol=1e-4)
 
 
-def test_the_same_seed_twice_gives_identical_metrics(small):
-    first, _ = train_metrics("model=bidirectional_sum", *small, "seed=0", "n_seeds=2")
-    second, _ = train_metrics("model=bidirectional_sum", *small, "seed=0", "n_seeds=2")
+def test_the_same_seed_twice_gives_identical_metrics(quick):
+    first, _ = train_metrics("model=bidirectional_sum", *quick, "seed=0", "n_seeds=2")
+    second, _ = train_metrics("model=bidirectional_sum", *quick, "seed=0", "n_seeds=2")
     pd.testing.assert_frame_equal(first, second)
-    other, _ = train_metrics("model=bidirectional_sum", *small, "seed=2")
+    other, _ = train_metrics("model=bidirectional_sum", *quick, "seed=2")
     assert not np.allclose(train_losses(first)[0], train_losses(other)[2])
 
 
-def test_variants_with_one_seed_see_the_same_sequences(small, monkeypatch):
+def test_variants_with_one_seed_see_the_same_sequences(quick, monkeypatch):
     from bench import data
 
     seen: dict[str, list[np.ndarray]] = {}
@@ -94,7 +78,7 @@ def test_variants_with_one_seed_see_the_same_sequences(small, monkeypatch):
         training_batches, heldout_set = spy(variant)
         monkeypatch.setattr(data, "training_batches", training_batches)
         monkeypatch.setattr(data, "heldout_set", heldout_set)
-        train_metrics(variant, *small, "seed=3", "train.jit_compile=false")
+        train_metrics(variant, *quick, "seed=3", "train.jit_compile=false")
     arrays = list(seen.values())
     assert len(arrays[0]) == 3  # the held-out set and two chunks of ten epochs
     for other in arrays[1:]:
@@ -103,9 +87,9 @@ def test_variants_with_one_seed_see_the_same_sequences(small, monkeypatch):
             np.testing.assert_array_equal(mine, theirs)
 
 
-def test_a_diverging_seed_fails_at_its_epoch_and_keeps_its_rows_up_to_then(small):
+def test_a_diverging_seed_fails_at_its_epoch_and_keeps_its_rows_up_to_then(quick):
     # Adam moves each weight by about the learning rate per update: 1e38 overflows float32 within two updates
-    metrics, recorder = train_metrics("model=forward", *small, "seed=0", "n_seeds=2", "train.learning_rate=1e38")
+    metrics, recorder = train_metrics("model=forward", *quick, "seed=0", "n_seeds=2", "train.learning_rate=1e38")
     assert sorted(recorder.failures) == [0, 1]
     for seed, failure in recorder.failures.items():
         rows = metrics[(metrics["seed"] == seed) & (metrics["split"] == "train")]
@@ -114,8 +98,8 @@ def test_a_diverging_seed_fails_at_its_epoch_and_keeps_its_rows_up_to_then(small
         assert "epoch" in failure["error"]
 
 
-def test_batch_size_above_one_trains_every_sequence(small):
-    metrics, _ = train_metrics("model=forward", *small, "train.batch_size=8", "n_seeds=2")
+def test_batch_size_above_one_trains_every_sequence(quick):
+    metrics, _ = train_metrics("model=forward", *quick, "train.batch_size=8", "n_seeds=2")
     train_rows = metrics.query("split == 'train'")
     # accuracy over 8 sequences of 10 steps moves in steps of 1/80, not of 1/10
     counts = train_rows["accuracy"] * 80
@@ -139,10 +123,10 @@ def test_seed_zero_still_gives_the_recorded_losses(case):
     np.testing.assert_allclose(metrics.query("split == 'train'")["loss"], expected, atol=2e-5)
 
 
-def test_a_seed_that_diverges_in_a_packed_job_leaves_the_other_seeds_untouched(small, monkeypatch):
+def test_a_seed_that_diverges_in_a_packed_job_leaves_the_other_seeds_untouched(quick, monkeypatch):
     from bench import data
 
-    options = ["model=bidirectional_sum", *small, "train.jit_compile=false"]
+    options = ["model=bidirectional_sum", *quick, "train.jit_compile=false"]
     healthy, _ = train_metrics(*options, "seed=4", "n_seeds=2")
     real_training_batches = data.training_batches
 
@@ -186,14 +170,14 @@ def test_held_out_scoring_in_the_compiled_call_equals_scoring_the_predictions_wi
         np.testing.assert_array_equal(accuracy[replica], expected_accuracy.astype(np.float32))
 
 
-def test_a_job_of_shapes_compiled_before_in_this_process_compiles_nothing(small):
+def test_a_job_of_shapes_compiled_before_in_this_process_compiles_nothing(quick):
     trained = {}
     for name, overrides in {
         "first": ["seed=20"],
         "other seed and learning rate": ["seed=21", "train.learning_rate=0.01", "data.threshold=0.3"],
         "other shapes": ["seed=20", "n_seeds=2"],
     }.items():
-        cfg = make_config("model=backward_unaligned", *small, "train.eval_every=5", *overrides)
+        cfg = make_config("model=backward_unaligned", *quick, "train.eval_every=5", *overrides)
         timings = Timings()
         train(cfg, Recorder(cfg, seeds_of(cfg)), timings, lambda done, total: None)
         trained[name] = timings

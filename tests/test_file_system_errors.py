@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from test_reliability import SWEEP, status
+
+from helpers.cli import run_cli
+from helpers.configs import NO_XLA, QUICK
+from helpers.sweeps import status
 
 IN_A_SMALL_FILESYSTEM = """
 mount -t tmpfs -o "size=$SIZE" tmpfs "$MNT" || exit 99
@@ -52,7 +54,8 @@ def test_a_full_disk_fails_the_job_prints_the_summary_and_one_line(tmp_path):
         "-m",
         "model=forward,backward",
         "n_seeds=4",
-        *SWEEP[3:],
+        *QUICK,
+        NO_XLA,
         "train.epochs=300",
         "hydra.sweep.dir={sweep}",
         size="64k",
@@ -101,7 +104,7 @@ def test_a_job_folder_without_write_permission_stops_the_sweep_with_the_summary_
     (sweep / "1").mkdir(parents=True)
     (sweep / "1").chmod(0o555)
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    args = ["-m", "model=forward,backward", "seed=0", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "model=forward,backward", "seed=0", *QUICK, NO_XLA, f"hydra.sweep.dir={sweep}"]
     finished = subprocess.run(
         [*without_permission_to_override(), sys.executable, "-m", "bench.run", *args],
         cwd=tmp_path,

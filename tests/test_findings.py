@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from result_factory import run_record, write_job, write_sweep
 
 from bench import pairwise
 from bench.analysis import Analysis, Options, analyse
 from bench.collect import collect
 from bench.document import format_interval, format_number, format_p_value
 from bench.findings import best_row_comparisons, findings
+from helpers.results import run_record, write_job, write_sweep
 
 # last_k=1: final accuracy is exactly the value written for the last epoch
 OPTIONS = Options(last_k=1, n_boot=500)

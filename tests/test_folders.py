@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from result_factory import by_length_rows, curve_rows
 
 from bench import store
+from helpers.results import by_length_rows, curve_rows
 
 CONFIG = {
     "seed": 0,

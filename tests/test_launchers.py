@@ -10,11 +10,13 @@ import importlib.util
 
 import pandas as pd
 import pytest
-from conftest import CONF, run_cli
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import ConfigCompositionException, MissingConfigException
-from sweeps import LOG_PID, SMALL, by_variant_and_seed, pid, read_job, sweep
+
+from helpers.cli import run_cli
+from helpers.configs import CONF, NO_XLA, QUICK
+from helpers.sweeps import LOG_PID, by_variant_and_seed, pid, read_job, sweep
 
 JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
@@ -97,13 +99,15 @@ def test_the_ray_preset_without_its_plugin_fails_to_compose(tmp_path):
 def basic(tmp_path_factory):
     folder = tmp_path_factory.mktemp("basic") / "sweep"
     # threads=0: the basic launcher leaves TensorFlow its choice, the workers share the cores
-    return sweep(folder, "model=forward,backward", "seed=0,1", "runtime.threads=0", *SMALL)
+    return sweep(folder, "model=forward,backward", "seed=0,1", "runtime.threads=0", *QUICK, NO_XLA)
 
 
 @pytest.fixture(scope="module")
 def parallel(tmp_path_factory):
     folder = tmp_path_factory.mktemp("parallel") / "sweep"
-    return sweep(folder, "hydra/launcher=parallel", "model=forward,backward", "seed=0,1", "runtime.threads=0", *SMALL)
+    return sweep(
+        folder, "hydra/launcher=parallel", "model=forward,backward", "seed=0,1", "runtime.threads=0", *QUICK, NO_XLA
+    )
 
 
 @pytest.mark.slow
@@ -157,7 +161,8 @@ def test_submitit_jobs_give_the_basic_launchers_numbers(basic, tmp_path):
         "runtime.threads=1",
         "model=forward,backward",
         "seed=1",
-        *SMALL,
+        *QUICK,
+        NO_XLA,
     )
     assert sorted(jobs) == [0, 1]
     expected = {num: job for num, job in basic.items() if job["run"]["seeds"] == [1]}

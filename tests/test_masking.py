@@ -4,12 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_config
-from test_engines import train_losses, train_metrics
-from test_models import VARIANTS
 
 from bench import data
 from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
+from helpers.configs import MODEL_OVERRIDES, make_config
+from helpers.training import train_losses, train_metrics
 
 
 def per_step_bce(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -29,7 +28,7 @@ FORMS = pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "loop"
 @pytest.mark.parametrize("variant", ["forward", "backward", "bidirectional-concat"])
 def test_keras_compiled_loss_and_accuracy_of_a_padded_batch_are_means_over_real_steps(variant):
     """Fails loudly if a Keras upgrade stops passing masks through the recurrent and TimeDistributed layers."""
-    model_cfg = make_config(*VARIANTS[variant]).model
+    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
     network = build_keras_model(model_cfg, 12, masked=True)
     set_keras_weights(network, model_cfg, initial_weights(model_cfg, seed=1))
     network.compile(loss=keras.losses.BinaryCrossentropy(), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
@@ -45,9 +44,9 @@ def test_keras_compiled_loss_and_accuracy_of_a_padded_batch_are_means_over_real_
 
 
 @FORMS
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", list(MODEL_OVERRIDES))
 def test_padded_values_change_no_prediction_at_a_real_step(variant, unroll):
-    model_cfg = make_config(*VARIANTS[variant]).model
+    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
     weights = initial_weights(model_cfg, seed=4)
     sequences = data.heldout_set(5, 3, 12, 0.25, 32)
     garbage = np.where(sequences.mask, sequences.x, np.random.default_rng(0).normal(0, 100, sequences.x.shape))
@@ -61,7 +60,7 @@ def test_padded_values_change_no_prediction_at_a_real_step(variant, unroll):
     "variant", ["forward", "backward", *[f"bidirectional-{m}" for m in ("sum", "mul", "concat", "ave")]]
 )
 def test_a_short_padded_sequence_is_predicted_as_the_same_sequence_without_padding(variant, unroll):
-    model_cfg = make_config(*VARIANTS[variant]).model
+    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
     weights = initial_weights(model_cfg, seed=6)
     values = np.random.default_rng(1).random((1, 6)).astype(np.float32)
     padded = np.concatenate([values, np.zeros((1, 9), np.float32)], axis=1)
@@ -83,9 +82,9 @@ def test_an_all_real_mask_gives_the_fixed_length_numbers():
 VARIABLE = ["data.min_timesteps=3", "data.max_timesteps=12", "train.batch_size=4"]
 
 
-def test_the_engine_loss_of_a_padded_batch_is_the_mean_over_its_real_steps(small):
+def test_the_engine_loss_of_a_padded_batch_is_the_mean_over_its_real_steps(quick):
     metrics, _ = train_metrics(
-        "model=backward", *small, *VARIABLE, "seed=2", "train.epochs=1", "train.jit_compile=false"
+        "model=backward", *quick, *VARIABLE, "seed=2", "train.epochs=1", "train.jit_compile=false"
     )
     cfg = make_config("model=backward")
     batch = next(data.training_batches(2, 3, 12, 0.25, 4, 1))
@@ -94,8 +93,8 @@ def test_the_engine_loss_of_a_padded_batch_is_the_mean_over_its_real_steps(small
     assert metrics.query("split == 'train'")["loss"].item() == pytest.approx(expected, abs=1e-5)
 
 
-def test_garbage_in_the_padding_changes_no_metric(small, monkeypatch):
-    clean, _ = train_metrics("model=bidirectional_ave", *small, *VARIABLE, "train.jit_compile=false")
+def test_garbage_in_the_padding_changes_no_metric(quick, monkeypatch):
+    clean, _ = train_metrics("model=bidirectional_ave", *quick, *VARIABLE, "train.jit_compile=false")
     real_draw = data.draw
 
     def draw_with_garbage(*args, **kwargs):
@@ -104,14 +103,14 @@ def test_garbage_in_the_padding_changes_no_metric(small, monkeypatch):
         return data.Sequences(np.where(sequences.mask, sequences.x, noise), sequences.y, sequences.lengths)
 
     monkeypatch.setattr(data, "draw", draw_with_garbage)
-    noisy, _ = train_metrics("model=bidirectional_ave", *small, *VARIABLE, "train.jit_compile=false")
+    noisy, _ = train_metrics("model=bidirectional_ave", *quick, *VARIABLE, "train.jit_compile=false")
     np.testing.assert_allclose(noisy[["loss", "accuracy"]], clean[["loss", "accuracy"]], rtol=0, atol=1e-6)
 
 
 @pytest.mark.slow
-def test_packed_variable_length_replicas_match_single_runs_and_report_by_length(small):
-    packed, recorder = train_metrics("model=backward", *small, *VARIABLE, "seed=3", "n_seeds=2")
-    alone, _ = train_metrics("model=backward", *small, *VARIABLE, "seed=4")
+def test_packed_variable_length_replicas_match_single_runs_and_report_by_length(quick):
+    packed, recorder = train_metrics("model=backward", *quick, *VARIABLE, "seed=3", "n_seeds=2")
+    alone, _ = train_metrics("model=backward", *quick, *VARIABLE, "seed=4")
     np.testing.assert_allclose(train_losses(packed)[4], train_losses(alone)[4], atol=1e-4)
     by_length = recorder.by_length()
     assert set(by_length["length"]) == set(range(3, 13))
@@ -121,8 +120,8 @@ def test_packed_variable_length_replicas_match_single_runs_and_report_by_length(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["model=backward_unaligned", "model=bidirectional_concat"])
-def test_compiled_engine_matches_the_keras_loop_on_variable_lengths(variant, small):
-    options = [variant, *small, *VARIABLE, "train.epochs=10", "train.eval_every=5", "train.jit_compile=false"]
+def test_compiled_engine_matches_the_keras_loop_on_variable_lengths(variant, quick):
+    options = [variant, *quick, *VARIABLE, "train.epochs=10", "train.eval_every=5", "train.jit_compile=false"]
     reference, _ = train_metrics(*options, "engine=reference")
     for form in ("train.unroll_max_steps=0", "train.unroll_max_steps=12"):  # the loop over time, then unrolled
         fast, _ = train_metrics(*options, form)

@@ -5,14 +5,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_config
 
 from bench import data
 from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
-from bench.schema import CONFIG_VARIANTS
-
-# variant name -> the overrides that select it
-VARIANTS = {variant: [f"model={config}"] for config, variant in CONFIG_VARIANTS.items()}
+from helpers.configs import MODEL_OVERRIDES, make_config
 
 
 def keras_probabilities(model_cfg, weights, sequences, masked):
@@ -41,15 +37,15 @@ def test_bidirectional_output_width_per_merge_mode(merge, width):
 
 @pytest.mark.parametrize("variant", ["forward", "backward", "backward-unaligned"])
 def test_one_direction_has_the_original_parameter_count(variant):
-    model_cfg = make_config(*VARIANTS[variant]).model
+    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
     assert build_keras_model(model_cfg, 10, masked=False).count_params() == 1781
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", list(MODEL_OVERRIDES))
 @pytest.mark.parametrize("masked", [False, True], ids=["fixed", "variable"])
 @pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "loop"])
 def test_vectorised_model_matches_keras_at_real_steps(variant, masked, unroll):
-    model_cfg = make_config(*VARIANTS[variant]).model
+    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
     weights = initial_weights(model_cfg, seed=7)
     sequences = data.heldout_set(1, 4 if masked else 10, 10, 0.25, 32)
     expected = keras_probabilities(model_cfg, weights, sequences, masked)

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 import scipy.stats
-from result_factory import outcome_rows
 
 from bench import pairwise
 from bench.intervals import IntervalMethod, mean_test
+from helpers.results import outcome_rows
 
 METHOD = IntervalMethod()
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from result_factory import outcome_rows
 
 from bench import pairwise, ranking
 from bench.intervals import IntervalMethod
+from helpers.results import outcome_rows
 
 METHOD = IntervalMethod(n_boot=1000, seed=2)
 

@@ -14,28 +14,17 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from conftest import run_cli
 
-SWEEP = [
-    "-m",
-    "model=forward",
-    "seed=0,1,2",
-    "train.epochs=20",
-    "train.eval_every=10",
-    "data.heldout_size=64",
-    "train.jit_compile=false",
-]
+from helpers.cli import run_cli
+from helpers.configs import NO_XLA, QUICK
+from helpers.sweeps import status
+
+# three jobs of a quick run each
+SWEEP = ["-m", "model=forward", "seed=0,1,2", *QUICK, NO_XLA]
 
 
 def job_metrics(sweep: Path) -> dict[str, pd.DataFrame]:
     return {job.name: pd.read_csv(job / "metrics.csv") for job in sorted(sweep.iterdir()) if job.is_dir()}
-
-
-def status(job: Path) -> str | None:
-    try:
-        return json.loads((job / "run.json").read_text())["status"]
-    except (OSError, ValueError):
-        return None
 
 
 @pytest.fixture
@@ -113,7 +102,7 @@ def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(
 @pytest.mark.slow
 def test_a_forced_rerun_runs_completed_jobs_again(tmp_path):
     sweep = tmp_path / "sweep"
-    args = [*SWEEP[:2], "seed=0", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "model=forward", "seed=0", *QUICK, NO_XLA, f"hydra.sweep.dir={sweep}"]
     assert run_cli(*args, cwd=tmp_path).returncode == 0
     again = run_cli(*args, "runtime.rerun=true", cwd=tmp_path)
     assert again.returncode == 0 and "skipped" not in again.stdout
@@ -122,7 +111,7 @@ def test_a_forced_rerun_runs_completed_jobs_again(tmp_path):
 @pytest.mark.slow
 def test_completed_results_are_never_silently_overwritten(tmp_path):
     sweep = tmp_path / "X"
-    args = ["-m", "model=forward,bidirectional", *SWEEP[3:], f"hydra.sweep.dir={sweep}"]
+    args = ["-m", "model=forward,bidirectional", *QUICK, NO_XLA, f"hydra.sweep.dir={sweep}"]
     assert run_cli(*args, "n_seeds=3", cwd=tmp_path).returncode == 0
     before = {job: (sweep / job / "metrics.csv").read_bytes() for job in ("0", "1")}
 
@@ -168,7 +157,14 @@ def test_a_preset_sweeps_into_a_folder_named_after_its_size(tmp_path):
 def test_a_diverging_job_fails_alone_and_the_sweep_names_it_and_exits_non_zero(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        *SWEEP[:2], "seed=0", *SWEEP[3:], "train.learning_rate=1e38,0.001", f"hydra.sweep.dir={sweep}", cwd=tmp_path
+        "-m",
+        "model=forward",
+        "seed=0",
+        *QUICK,
+        NO_XLA,
+        "train.learning_rate=1e38,0.001",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
     )
     assert result.returncode == 1
     assert "1 job(s) failed: 0 (forward: seed 0: loss is nan at epoch" in result.stdout + result.stderr
@@ -184,9 +180,11 @@ def test_a_diverging_job_fails_alone_and_the_sweep_names_it_and_exits_non_zero(t
 def test_fail_fast_stops_the_sweep_at_the_first_failed_job(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        *SWEEP[:2],
+        "-m",
+        "model=forward",
         "seed=0",
-        *SWEEP[3:],
+        *QUICK,
+        NO_XLA,
         "train.learning_rate=1e38,0.001",
         "runtime.fail_fast=true",
         f"hydra.sweep.dir={sweep}",
@@ -285,7 +283,8 @@ def test_the_parallel_launcher_honours_the_signal_contract(tmp_path, start, sign
         "hydra/launcher=parallel",
         "model=forward,backward,bidirectional",
         "seed=0,1",
-        *SWEEP[3:],
+        *QUICK,
+        NO_XLA,
         *LONG,
         f"hydra.sweep.dir={sweep}",
     )
@@ -334,7 +333,7 @@ runpy.run_module("bench.run", run_name="__main__", alter_sys=True)
 @pytest.mark.slow
 def test_a_signal_during_a_jobs_final_writes_keeps_its_rows(tmp_path):
     run_dir = tmp_path / "run"
-    args = ["model=forward", *SWEEP[3:], f"hydra.run.dir={run_dir}"]
+    args = ["model=forward", *QUICK, NO_XLA, f"hydra.run.dir={run_dir}"]
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     signalled = subprocess.run(
         [sys.executable, "-c", SIGNAL_DURING_FINAL_WRITES, *args], cwd=tmp_path, env=env, capture_output=True, text=True

@@ -13,12 +13,12 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
-from result_factory import curve_rows, run_record, write_job, write_sweep
 
 from bench import baselines, plots, report, stats
 from bench.intervals import IntervalMethod, clopper_pearson
 from bench.palette import variant_styles
 from bench.store import METRIC_COLUMNS
+from helpers.results import curve_rows, run_record, write_job, write_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 N_BOOT = "200"

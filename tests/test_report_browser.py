@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 from playwright.sync_api import sync_playwright
-from result_factory import write_sweep
 
 from bench import report
+from helpers.results import write_sweep
 
 N_BOOT = "200"
 # a laptop screen

@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 import pytest
-from result_factory import curve_rows
 
 from bench import stats
 from bench.intervals import IntervalMethod, clopper_pearson, mean_interval
+from helpers.results import curve_rows
 
 METHOD = IntervalMethod()
 

@@ -9,14 +9,15 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from conftest import make_config, run_cli
 from mlflow.tracking import MlflowClient
-from result_factory import write_sweep
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from bench import tracking
 from bench.schema import ConfigError, config_hash, validate
+from helpers.cli import run_cli
+from helpers.configs import make_config
+from helpers.results import write_sweep
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import CONF, make_config
 from omegaconf import OmegaConf
 
 from bench.schema import (
@@ -18,6 +17,7 @@ from bench.schema import (
     variant_name,
     variant_order,
 )
+from helpers.configs import CONF, make_config
 
 
 def test_variants_in_report_order():

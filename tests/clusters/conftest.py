@@ -7,16 +7,17 @@ BENCH_REQUIRE_CLUSTERS=1 (set by .ci/run, which installs all of it) they fail in
 from __future__ import annotations
 
 import pytest
-from sweeps import SMALL, sweep
 
 from clusters import processes, ray_cluster, slurm_cluster
 from clusters.support import MODELS_AND_SEEDS, unavailable
+from helpers.configs import NO_XLA, QUICK
+from helpers.sweeps import sweep
 
 
 @pytest.fixture(scope="session")
 def basic_sweep(tmp_path_factory) -> dict[int, dict]:
     """The cluster tests' sweep with Hydra's basic launcher: the numbers every launcher must give."""
-    return sweep(tmp_path_factory.mktemp("basic") / "sweep", *MODELS_AND_SEEDS, *SMALL)
+    return sweep(tmp_path_factory.mktemp("basic") / "sweep", *MODELS_AND_SEEDS, *QUICK, NO_XLA)
 
 
 @pytest.fixture(scope="session")

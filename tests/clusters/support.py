@@ -20,7 +20,7 @@ def unavailable(reason: str | None) -> None:
 
 
 def use(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    """Points this test's command-line runs (conftest.run_cli copies os.environ) at a cluster."""
+    """Points this test's command-line runs (helpers.cli.run_cli copies os.environ) at a cluster."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 

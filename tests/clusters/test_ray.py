@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sweeps import SMALL, pid, sweep
 
 from clusters import processes, ray_cluster
 from clusters.support import MODELS_AND_SEEDS, job_folders_match, unavailable, use
+from helpers.configs import NO_XLA, QUICK
+from helpers.sweeps import pid, sweep
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,8 @@ def test_a_sweep_joins_a_running_ray_head_with_the_documented_command(ray_head, 
         "hydra/launcher=ray_local",
         "hydra.launcher.ray.init.address=auto",
         *MODELS_AND_SEEDS,
-        *SMALL,
+        *QUICK,
+        NO_XLA,
     )
     job_folders_match(jobs, basic_sweep)
     # every Ray process of the head stayed on the loopback address
@@ -49,7 +51,7 @@ def test_the_ray_local_preset_starts_a_ray_of_its_own_and_ends_it(basic_sweep, t
     use(monkeypatch, env)
     system_ray = Path("/tmp/ray").exists()
     try:
-        jobs = sweep(tmp_path / "sweep", "hydra/launcher=ray_local", *MODELS_AND_SEEDS, *SMALL)
+        jobs = sweep(tmp_path / "sweep", "hydra/launcher=ray_local", *MODELS_AND_SEEDS, *QUICK, NO_XLA)
         job_folders_match(jobs, basic_sweep)
         # Ray's files stayed in this test's folders: the token that a local Ray now requires, and one session
         assert (Path(env["HOME"]) / ".ray" / "auth_token").is_file()

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from omegaconf import OmegaConf
-from sweeps import SMALL, sweep
 
 from clusters.support import MODELS_AND_SEEDS, job_folders_match, use
+from helpers.cli import run_cli
+from helpers.configs import NO_XLA, QUICK
+from helpers.sweeps import sweep
 
 pytestmark = pytest.mark.slow
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=5"]
@@ -46,7 +47,7 @@ def test_the_slurm_preset_gives_the_basic_launchers_numbers_and_a_rerun_skips_ev
 ):
     use(monkeypatch, slurm["plain"]["env"])
     folder = tmp_path / "sweep"
-    jobs = sweep(folder, *SLURM, *MODELS_AND_SEEDS, *SMALL)
+    jobs = sweep(folder, *SLURM, *MODELS_AND_SEEDS, *QUICK, NO_XLA)
     job_folders_match(jobs, basic_sweep)
     # each job ran as one task of a single Slurm job array
     tasks = {num: slurm_task(folder / str(num)) for num in jobs}
@@ -55,7 +56,7 @@ def test_the_slurm_preset_gives_the_basic_launchers_numbers_and_a_rerun_skips_ev
 
     names = ("run.json", "metrics.csv")
     files = {num: {name: (folder / str(num) / name).read_bytes() for name in names} for num in jobs}
-    again = sweep(folder, *SLURM, *MODELS_AND_SEEDS, *SMALL)
+    again = sweep(folder, *SLURM, *MODELS_AND_SEEDS, *QUICK, NO_XLA)
     for num, job in again.items():
         # a new array ran, and each of its tasks found its job completed and left the folder as it was
         assert slurm_task(folder / str(num)).split("_")[0] != tasks[num].split("_")[0]
@@ -125,7 +126,14 @@ def test_a_sweep_that_sbatch_refuses_ends_with_one_line(slurm, tmp_path, monkeyp
     use(monkeypatch, slurm["plain"]["env"])
     folder = tmp_path / "sweep"
     finished = run_cli(
-        "-m", *SLURM, "hydra.launcher.partition=nowhere", *SMALL, f"hydra.sweep.dir={folder}", cwd=tmp_path, timeout=120
+        "-m",
+        *SLURM,
+        "hydra.launcher.partition=nowhere",
+        *QUICK,
+        NO_XLA,
+        f"hydra.sweep.dir={folder}",
+        cwd=tmp_path,
+        timeout=120,
     )
     assert finished.returncode == 1
     assert "Traceback" not in finished.stderr + finished.stdout

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from conftest import run_cli
 
-# The conftest `small` overrides, in graph mode.
-SMALL = ["train.epochs=20", "train.eval_every=10", "data.heldout_size=64", "train.jit_compile=false"]
+from helpers.cli import run_cli
+
 # Each line of a job's log file (<job>/run.log) starts with the id of the process that ran the job.
 LOG_PID = "hydra.job_logging.formatters.file.format='%(process)d %(message)s'"
 
@@ -44,3 +43,11 @@ def by_variant_and_seed(jobs: dict[int, dict]) -> pd.DataFrame:
 def pid(job: dict) -> int:
     (only,) = job["pids"]
     return only
+
+
+def status(job: Path) -> str | None:
+    """The status in a job folder's run.json, or None while it has none that can be read."""
+    try:
+        return json.loads((job / "run.json").read_text())["status"]
+    except (OSError, ValueError):
+        return None
