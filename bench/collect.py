@@ -147,74 +147,69 @@ def _seed_problem(
     return None
 
 
-def _read_job(job_dir: Path) -> _Job:
-    run_dir = str(job_dir)
-    job = _Job(run_dir, None, None, None, [], [])
-
-    def skip(seed: int | None, kind: str, reason: str) -> None:
-        job.problems.append(_problem(run_dir, seed, kind, reason))
-
-    def read(reader: Callable[[Path], Any], path: Path) -> tuple[Any, bool]:
-        """The file's content (None when missing) and whether the job can still be read."""
-        try:
-            return reader(path), True
-        except FileNotFoundError:
-            return None, True
-        except DamagedFileError as error:
-            log.warning("skipping %s: %s", path, error)
-            skip(None, "damaged", str(error))
-            return None, False
-
-    job.record, readable = read(read_run_record, job_dir / RUN_FILE)
-    if not readable:
-        return job
-    job.metrics, readable = read(read_metrics, job_dir / METRICS_FILE)
-    if not readable:
-        return job
-
-    record, metrics = job.record, job.metrics
+def _job_problem(record: dict[str, Any] | None, metrics: pd.DataFrame | None) -> tuple[str, str] | None:
+    """(kind, reason) when no seed of a job whose files could be read is usable as a whole, else None."""
     if record is None:
-        skip(None, "missing", f"{RUN_FILE} missing, so the job's status and settings are unknown")
-        return job
+        return "missing", f"{RUN_FILE} missing, so the job's status and settings are unknown"
     status, error = record["status"], record.get("error")
     if status in ("running", "interrupted") or (status == "failed" and not record.get("seed_status")):
         detail = f": {error}" if error else ""
-        skip(None, status, f"job status is {status}{detail}")
-        return job
+        return status, f"job status is {status}{detail}"
     if metrics is None:
-        skip(None, "missing", f"{METRICS_FILE} missing (job status {status})")
-        return job
+        return "missing", f"{METRICS_FILE} missing (job status {status})"
     if record.get("variant") is not None and set(metrics["variant"]) - {record["variant"]}:
         found = ", ".join(sorted(set(metrics["variant"])))
-        reason = f"{METRICS_FILE} holds variant(s) {found}, {RUN_FILE} says {record['variant']}"
-        log.warning("skipping %s: %s", job_dir / METRICS_FILE, reason)
-        skip(None, "damaged", reason)
-        return job
+        return "damaged", f"{METRICS_FILE} holds variant(s) {found}, {RUN_FILE} says {record['variant']}"
+    return None
 
+
+def _seed_verdicts(record: dict[str, Any], metrics: pd.DataFrame) -> dict[int, tuple[str, str] | None]:
+    """Each seed of the job (in its record or its rows) and why it cannot be used, None when it can."""
     epochs = value_at(record, _record_path("epochs"))
     epochs = epochs if isinstance(epochs, int) else None
     seeds = sorted(set(record.get("seeds") or []) | set(metrics["seed"].tolist()))
-    if not seeds:
-        skip(None, "missing", f"{METRICS_FILE} has no rows")
-        return job
-    verdicts = {seed: _seed_problem(seed, record, metrics, epochs) for seed in seeds}
-    job.used_seeds = [seed for seed, verdict in verdicts.items() if verdict is None]
-    if len(seeds) > 1 and not job.used_seeds and len(set(verdicts.values())) == 1:
-        # packed seeds that all failed for one reason are one line, not one per seed
-        skip(None, *verdicts[seeds[0]])
-    else:
-        for seed, verdict in verdicts.items():
-            if verdict is not None:
-                skip(seed, *verdict)
+    return {seed: _seed_problem(seed, record, metrics, epochs) for seed in seeds}
 
+
+def _read_file(job: _Job, reader: Callable[[Path], Any], path: Path, consequence: str = "") -> tuple[Any, bool]:
+    """The file's content (None when missing) and whether it could be read; a damaged file is the job's problem."""
     try:
-        job.by_length = read_by_length(job_dir / BY_LENGTH_FILE)
+        return reader(path), True
     except FileNotFoundError:
-        pass
+        return None, True
     except DamagedFileError as error:
-        # the main metrics stay usable; only the by-length table loses this job
-        log.warning("ignoring %s: %s", job_dir / BY_LENGTH_FILE, error)
-        skip(None, "damaged", f"{error} (by-length results of this job left out)")
+        log.warning("%s %s: %s", "ignoring" if consequence else "skipping", path, error)
+        job.problems.append(_problem(job.run_dir, None, "damaged", f"{error}{consequence}"))
+        return None, False
+
+
+def _read_job(job_dir: Path) -> _Job:
+    run_dir = str(job_dir)
+    job = _Job(run_dir, None, None, None, [], [])
+    job.record, readable = _read_file(job, read_run_record, job_dir / RUN_FILE)
+    if readable:
+        job.metrics, readable = _read_file(job, read_metrics, job_dir / METRICS_FILE)
+    if not readable:
+        return job
+    problem = _job_problem(job.record, job.metrics)
+    if problem is None and not (verdicts := _seed_verdicts(job.record, job.metrics)):
+        problem = ("missing", f"{METRICS_FILE} has no rows")
+    if problem is not None:
+        if problem[0] == "damaged":
+            log.warning("skipping %s: %s", job_dir / METRICS_FILE, problem[1])
+        job.problems.append(_problem(run_dir, None, *problem))
+        return job
+    job.used_seeds = [seed for seed, verdict in verdicts.items() if verdict is None]
+    problems = set(verdicts.values())
+    if len(verdicts) > 1 and not job.used_seeds and len(problems) == 1:
+        # packed seeds that all failed for one reason are one line, not one per seed
+        job.problems.append(_problem(run_dir, None, *problems.pop()))
+    else:
+        job.problems += [_problem(run_dir, seed, *verdict) for seed, verdict in verdicts.items() if verdict]
+    # the main metrics stay usable when the by-length table is damaged; only that table loses this job
+    job.by_length, _ = _read_file(
+        job, read_by_length, job_dir / BY_LENGTH_FILE, " (by-length results of this job left out)"
+    )
     return job
 
 
