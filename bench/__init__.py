@@ -1,0 +1,1 @@
+"""bilstm-bench: config-driven benchmark of forward, backward and bidirectional LSTMs (README.md)."""

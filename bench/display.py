@@ -97,6 +97,7 @@ def start_sweep(total_jobs: int) -> None:
 
 
 def end_sweep() -> None:
+    """Stops the sweep's bars, if any are drawn."""
     global _live
     if _live is not None:
         _live.stop()

@@ -137,6 +137,7 @@ def format_interval(mean: float, low: float, high: float, digits: int = 3) -> st
 
 
 def format_p_value(value: float) -> str:
+    """A p-value to three significant digits, ``n/a`` when there is none."""
     return "n/a" if pd.isna(value) else f"{value:.3g}"
 
 

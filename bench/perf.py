@@ -52,6 +52,7 @@ ONE_SEED = ["model=bidirectional_concat", "seed=0", "runtime.compile_cache=null"
 
 
 def compose_case(overrides: list[str]):
+    """The validated config of one measured case: one seed unless the overrides say otherwise."""
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("config", overrides=[*ONE_SEED, *overrides])
     validate(cfg)
@@ -217,6 +218,7 @@ def in_process(quick: bool, overrides: list[str]) -> dict[str, pd.DataFrame]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """``python -m bench.perf``: measures every table, writes each as CSV under ``--out`` and returns them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/bench", help="folder for the tables (CSV)")
     parser.add_argument("--quick", action="store_true", help="every table small, to try the benchmark out")

@@ -121,6 +121,7 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The report's command-line options; defaults from :class:`Options`."""
     defaults = Options()
     parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description="Report of finished sweeps.")
     parser.add_argument(

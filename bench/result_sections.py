@@ -26,6 +26,7 @@ from bench.pairwise import METRICS, PRIMARY, better_first
 
 
 def findings_blocks(analysis: Analysis) -> list[Block]:
+    """The Findings section: its sentences, then the best variant against each other one."""
     blocks: list[Block] = [Heading("Findings"), Bullets(findings(analysis))]
     header, rows = best_row_comparisons(analysis)
     return [*blocks, Table(header, rows)] if rows else blocks
@@ -47,6 +48,7 @@ def format_median(median: float, low: float, high: float) -> str:
 
 
 def summary_blocks(analysis: Analysis) -> list[Block]:
+    """The summary table: per variant, final accuracy, loss and area under the loss, and reaching a level."""
     options, method = analysis.options, analysis.method
     level = options.level
     summary = analysis.summary
@@ -92,6 +94,7 @@ def summary_blocks(analysis: Analysis) -> list[Block]:
 
 
 def ranking_blocks(analysis: Analysis) -> list[Block]:
+    """The ranking table: rank, mean, probability of being best, and whom each variant beats."""
     alpha = 1 - analysis.method.confidence
     rows = [
         [str(row.rank), row.variant, format_number(row.mean), f"{row.prob_best:.3f}", row.beats or "none",
@@ -133,6 +136,7 @@ def _pair_rows(table: pd.DataFrame) -> list[list[str]]:
 
 
 def pairwise_blocks(analysis: Analysis) -> list[Block]:
+    """Every paired comparison: difference, wins, win rate and Holm-adjusted p-value per pair."""
     method = analysis.method
     header = [
         "pair (better mean first)",
@@ -173,6 +177,7 @@ def pairwise_blocks(analysis: Analysis) -> list[Block]:
 
 
 def by_length_blocks(analysis: Analysis) -> list[Block]:
+    """Final held-out accuracy per sequence length; no section when no job has a by-length table."""
     if analysis.by_length.empty:
         return []
     rows = [

@@ -36,6 +36,7 @@ register_configs()
 
 
 def library_versions() -> dict[str, str]:
+    """Python, the platform and the versions of the libraries that shape a run's numbers."""
     versions = {"python": platform.python_version(), "platform": platform.platform()}
     for package in (
         "tensorflow",
@@ -261,6 +262,7 @@ def share_cores_between_workers(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict[str, Any]:
+    """One job: the Hydra task that trains ``cfg`` into the job folder and returns its status."""
     hydra_cfg = HydraConfig.get()
     share_cores_between_workers(cfg, hydra_cfg)
     if plan.in_worker():

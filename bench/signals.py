@@ -41,6 +41,7 @@ def exit_code(error: KeyboardInterrupt) -> int:
 
 
 def describe(error: KeyboardInterrupt) -> str:
+    """``interrupted by SIGTERM`` for a signal this module raised, else ``interrupted``."""
     return f"interrupted by {error}" if isinstance(error, Interrupted) else "interrupted"
 
 

@@ -93,11 +93,13 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def write_run(folder: Path, record: dict[str, Any]) -> None:
+    """Writes run.json whole (atomically); non-finite numbers become null."""
     text = json.dumps(_finite_or_none(record), indent=2, sort_keys=True, default=str, allow_nan=False)
     write_atomic(folder / RUN_FILE, text + "\n")
 
 
 def write_results(folder: Path, metrics: pd.DataFrame, by_length: pd.DataFrame) -> None:
+    """Writes metrics.csv and heldout_by_length.csv, each whole (atomically)."""
     write_atomic(folder / METRICS_FILE, metrics.to_csv(index=False))
     write_atomic(folder / BY_LENGTH_FILE, by_length.to_csv(index=False))
 

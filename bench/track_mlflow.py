@@ -67,6 +67,7 @@ def _sweep_run(client: MlflowClient, experiment_id: str, sweep_dir: Path) -> Any
 
 
 def start_sweep(settings: Any, sweep_dir: Path, description: str) -> None:
+    """Opens the sweep's parent run, or marks the one a resumed sweep already has running."""
     client, experiment_id = _client(settings)
     existing = _sweep_run(client, experiment_id, sweep_dir)
     if existing is not None:
@@ -82,6 +83,7 @@ def start_sweep(settings: Any, sweep_dir: Path, description: str) -> None:
 
 
 def end_sweep(settings: Any, sweep_dir: Path, failed: bool) -> None:
+    """Ends the sweep's parent run as finished, or failed when a job failed."""
     client, experiment_id = _client(settings)
     run = _sweep_run(client, experiment_id, sweep_dir)
     if run is not None:
@@ -93,6 +95,7 @@ def _milliseconds(iso_time: str | None) -> int | None:
 
 
 def log_job(settings: Any, job: Job) -> None:
+    """Copies a finished job folder into MLflow: one run per job, a nested run per seed."""
     client, experiment_id = _client(settings)
     key = _digest(job.key)
     earlier = _find(client, experiment_id, **{KEY: key})

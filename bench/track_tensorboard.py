@@ -65,6 +65,7 @@ def _hparams(config: dict[str, Any], variant: str, seed: int) -> dict[str, Any]:
 
 
 def log_job(settings: Any, job: Job) -> None:
+    """Writes the job's event files (a folder per seed and split, and HParams), once per run."""
     record = job.record
     target = job.folder / FOLDER
     source = {"config_hash": record.get("config_hash"), "started_at": record.get("started_at")}

@@ -1,3 +1,5 @@
+"""The task's data: labels from the running sum, padding, and batches fixed by the seed alone."""
+
 import numpy as np
 import pytest
 

@@ -87,6 +87,7 @@ def remove_ray_tmpdir(folder: Path) -> None:
 
 
 def main() -> None:
+    """``python ray_cluster.py start|stop FOLDER``: starts or stops a Ray head by hand."""
     args = processes.parse_command_line(__doc__)
     if args.action == "start":
         reason = missing()

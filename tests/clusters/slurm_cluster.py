@@ -46,6 +46,7 @@ def missing(accounting: bool = False) -> str | None:
 
 
 def free_ports(count: int) -> list[int]:
+    """``count`` TCP ports on 127.0.0.1 that were free a moment ago."""
     sockets = [socket.socket() for _ in range(count)]
     for each in sockets:
         each.bind(("127.0.0.1", 0))
@@ -56,11 +57,13 @@ def free_ports(count: int) -> list[int]:
 
 
 def accepts(port: int) -> bool:
+    """Whether something listens on ``port`` of 127.0.0.1."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def succeeds(env: dict[str, str], *command: str) -> bool:
+    """Whether ``command`` exits 0 within 30 s with ``env`` added to the environment."""
     return subprocess.run(command, capture_output=True, timeout=30, env={**os.environ, **env}).returncode == 0
 
 
@@ -180,6 +183,7 @@ def run_daemons(folder: Path, conf: Path, accounting: bool) -> None:
 
 
 def launch(folder: Path, name: str, command: list[str], env: dict[str, str]) -> psutil.Process:
+    """Starts a daemon of the cluster in ``folder``, its output in log/<name>.out and its pid in run/."""
     daemon = processes.start(command, folder, folder / "log" / f"{name}.out", env)
     (folder / "run" / f"{name}.daemon").write_text(str(daemon.pid))
     return daemon
@@ -192,6 +196,7 @@ def queued_jobs(env: dict[str, str]) -> list[str]:
 
 
 def node_state(env: dict[str, str]) -> str:
+    """The node's state as ``sinfo`` prints it (idle, allocated, down, ...)."""
     shown = subprocess.run(
         ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=30, env={**os.environ, **env}
     )
@@ -217,6 +222,7 @@ def stop(folder: Path, grace_s: float = 10) -> None:
 
 
 def main() -> None:
+    """``python slurm_cluster.py start|stop FOLDER [--accounting]``: starts or stops a cluster by hand."""
     args = processes.parse_command_line(__doc__, "--accounting")
     if args.action == "start":
         reason = missing(args.accounting)

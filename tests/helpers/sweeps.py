@@ -25,6 +25,7 @@ def sweep(folder: Path, *overrides: str, timeout: float = 300) -> dict[int, dict
 
 
 def read_job(folder: Path) -> dict:
+    """A job folder's metrics (as a table and as bytes), run.json, log lines and the pids that logged them."""
     log_lines = (folder / "run.log").read_text().splitlines()
     return {
         "metrics": pd.read_csv(folder / "metrics.csv"),
@@ -36,11 +37,13 @@ def read_job(folder: Path) -> dict:
 
 
 def by_variant_and_seed(jobs: dict[int, dict]) -> pd.DataFrame:
+    """Every job's metrics rows in one table, sorted by variant, seed, split and epoch."""
     metrics = pd.concat([job["metrics"] for job in jobs.values()])
     return metrics.sort_values(["variant", "seed", "split", "epoch"]).reset_index(drop=True)
 
 
 def pid(job: dict) -> int:
+    """The one process id that logged a job's lines."""
     (only,) = job["pids"]
     return only
 
