@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed-$(TF)
 SEEDS ?=
 EPOCHS ?=
 SWEEP_ARGS ?=
+YAML_FILES = $(shell find conf -name '*.yaml') .pre-commit-config.yaml
 SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
 # Runs a sweep, then reports the folder it wrote: each preset names its folder after its size
 # (outputs/multirun/<preset>-<seeds>seeds-<epochs>epochs), and bench.plan prints it.
@@ -62,9 +63,10 @@ bench: install ## speed benchmark: reference loop vs compiled engine vs packed s
 ui: install ## the MLflow UI on the default store (tracking=mlflow), at http://127.0.0.1:5000
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db --host 127.0.0.1 --port 5000
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and every YAML file parses (the checks of .pre-commit-config.yaml)
 	$(PY) -m ruff check bench hydra_plugins tests
 	$(PY) -m ruff format --check bench hydra_plugins tests
+	$(VENV)/bin/check-yaml $(YAML_FILES)
 
 format: install ## apply ruff fixes and formatting
 	$(PY) -m ruff check --fix bench hydra_plugins tests
