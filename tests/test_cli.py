@@ -9,7 +9,7 @@ import pytest
 from bench import memory
 from bench.schema import ConfigError
 from helpers.cli import run_cli
-from helpers.configs import make_config
+from helpers.configs import NO_XLA, QUICK, make_config
 
 BAD_VALUES = {
     "model.merge=avg": "model.merge",
@@ -148,10 +148,8 @@ def test_a_sweep_of_merges_and_seeds_writes_one_job_folder_per_combination(tmp_p
         "-m",
         "model.merge=sum,mul,concat,ave",
         "seed=0,1,2",
-        "train.epochs=20",
-        "train.eval_every=10",
-        "data.heldout_size=64",
-        "train.jit_compile=false",
+        *QUICK,
+        NO_XLA,
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )

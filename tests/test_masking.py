@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from bench import data
 from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
-from helpers.configs import MODEL_OVERRIDES, make_config
+from helpers.configs import MODEL_OVERRIDES, NO_XLA, make_config
 from helpers.training import train_losses, train_metrics
 
 
@@ -83,9 +83,7 @@ VARIABLE = ["data.min_timesteps=3", "data.max_timesteps=12", "train.batch_size=4
 
 
 def test_the_engine_loss_of_a_padded_batch_is_the_mean_over_its_real_steps(quick):
-    metrics, _ = train_metrics(
-        "model=backward", *quick, *VARIABLE, "seed=2", "train.epochs=1", "train.jit_compile=false"
-    )
+    metrics, _ = train_metrics("model=backward", *quick, *VARIABLE, "seed=2", "train.epochs=1", NO_XLA)
     cfg = make_config("model=backward")
     batch = next(data.training_batches(2, 3, 12, 0.25, 4, 1))
     probabilities = vectorised(cfg.model, initial_weights(cfg.model, 2), batch.x[0], batch.mask[0])
@@ -94,7 +92,7 @@ def test_the_engine_loss_of_a_padded_batch_is_the_mean_over_its_real_steps(quick
 
 
 def test_garbage_in_the_padding_changes_no_metric(quick, monkeypatch):
-    clean, _ = train_metrics("model=bidirectional_ave", *quick, *VARIABLE, "train.jit_compile=false")
+    clean, _ = train_metrics("model=bidirectional_ave", *quick, *VARIABLE, NO_XLA)
     real_draw = data.draw
 
     def draw_with_garbage(*args, **kwargs):
@@ -103,7 +101,7 @@ def test_garbage_in_the_padding_changes_no_metric(quick, monkeypatch):
         return data.Sequences(np.where(sequences.mask, sequences.x, noise), sequences.y, sequences.lengths)
 
     monkeypatch.setattr(data, "draw", draw_with_garbage)
-    noisy, _ = train_metrics("model=bidirectional_ave", *quick, *VARIABLE, "train.jit_compile=false")
+    noisy, _ = train_metrics("model=bidirectional_ave", *quick, *VARIABLE, NO_XLA)
     np.testing.assert_allclose(noisy[["loss", "accuracy"]], clean[["loss", "accuracy"]], rtol=0, atol=1e-6)
 
 
@@ -121,7 +119,7 @@ def test_packed_variable_length_replicas_match_single_runs_and_report_by_length(
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["model=backward_unaligned", "model=bidirectional_concat"])
 def test_compiled_engine_matches_the_keras_loop_on_variable_lengths(variant, quick):
-    options = [variant, *quick, *VARIABLE, "train.epochs=10", "train.eval_every=5", "train.jit_compile=false"]
+    options = [variant, *quick, *VARIABLE, "train.epochs=10", "train.eval_every=5", NO_XLA]
     reference, _ = train_metrics(*options, "engine=reference")
     for form in ("train.unroll_max_steps=0", "train.unroll_max_steps=12"):  # the loop over time, then unrolled
         fast, _ = train_metrics(*options, form)

@@ -1,10 +1,10 @@
 """The speed benchmark's tables: their rows and columns, and relations that hold in any run."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from bench import perf
+from helpers.configs import NO_XLA, QUICK
 
 MEASURED = ["case", "engine", "seeds", "epochs", "steps", "compile_s", "startup_s", "ms_per_epoch"]
 MEASURED += ["ms_per_seed_epoch", "eval_s", "wall_s", "peak_rss_mb"]
@@ -27,7 +27,8 @@ def test_the_tables_measured_in_process_hold_every_case_and_the_compiled_engine_
     assert (every["startup_s"] < every["wall_s"]).all()
     assert tables["forms"]["case"].tolist() == ["unrolled, 5 steps", "loop, 5 steps"]
     packed = tables["packed"].set_index("case").loc["packed, 3 seeds"]
-    assert packed["ms_per_seed_epoch"] * 3 == pytest.approx(packed["ms_per_epoch"])
+    # packed seeds share each compiled step: a seed-epoch costs less than the reference loop's in the same run
+    assert packed["seeds"] == 3 and packed["ms_per_seed_epoch"] < reference["ms_per_seed_epoch"]
 
 
 @pytest.mark.slow
@@ -39,15 +40,18 @@ def test_whole_commands_are_timed_and_a_second_sweep_compiles_nothing(tmp_path):
     assert first["cached_before"] == 0 and first["compiled"] > 0
     # the same sweep into a new folder finds every function in the cache
     assert again["cached_before"] == first["compiled"] and again["compiled"] == 0
-    assert (commands["wall_s"] > 0).all() and (tmp_path / "sweep" / "report" / "report.md").exists()
-    marginal = perf.marginal(tmp_path, quick=True)
-    assert marginal.columns.tolist()[:3] == ["seeds", "short_epochs", "long_epochs"]
-    assert np.isfinite(marginal["ms_per_seed_epoch"]).all()
+    # a command's wall time holds its jobs' start-up, measured inside them
+    timed = commands.dropna(subset=["startup_s"])
+    assert (timed["startup_s"] < timed["wall_s"]).all() and (tmp_path / "sweep" / "report" / "report.md").exists()
+    marginal = perf.marginal(tmp_path, quick=True).iloc[0]
+    assert (marginal["seeds"], marginal["short_epochs"], marginal["long_epochs"]) == (10, 50, 500)
+    # the marginal cost leaves out what a process pays once, so it is below the long run's whole-process average
+    average = 1000 * marginal["wall_500_s"] / (marginal["long_epochs"] * marginal["seeds"])
+    assert marginal["ms_per_seed_epoch"] < average
 
 
 def test_the_tracking_cost_names_each_tracker_next_to_the_training_time():
-    tiny = ["train.epochs=30", "train.eval_every=10", "data.heldout_size=32", "train.jit_compile=false"]
-    line = perf.tracking_cost(tiny)
+    line = perf.tracking_cost([*QUICK, NO_XLA])
     # the cost of tracking a finished job, which is all tracking adds
-    assert line.startswith("tracking a job of 10 seeds x 30 epochs: mlflow ") and ", tensorboard " in line
+    assert line.startswith("tracking a job of 10 seeds x 20 epochs: mlflow ") and ", tensorboard " in line
     assert line.split("its training ")[1].endswith(" s")

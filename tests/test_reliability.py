@@ -21,6 +21,8 @@ from helpers.sweeps import status
 
 # three jobs of a quick run each
 SWEEP = ["-m", "model=forward", "seed=0,1,2", *QUICK, NO_XLA]
+# two jobs of a quick run, the first of which diverges (its loss becomes NaN)
+FIRST_JOB_DIVERGES = ["-m", "model=forward", "seed=0", *QUICK, NO_XLA, "train.learning_rate=1e38,0.001"]
 
 
 def job_metrics(sweep: Path) -> dict[str, pd.DataFrame]:
@@ -157,12 +159,7 @@ def test_a_preset_sweeps_into_a_folder_named_after_its_size(tmp_path):
 def test_a_diverging_job_fails_alone_and_the_sweep_names_it_and_exits_non_zero(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        "-m",
-        "model=forward",
-        "seed=0",
-        *QUICK,
-        NO_XLA,
-        "train.learning_rate=1e38,0.001",
+        *FIRST_JOB_DIVERGES,
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )
@@ -180,12 +177,7 @@ def test_a_diverging_job_fails_alone_and_the_sweep_names_it_and_exits_non_zero(t
 def test_fail_fast_stops_the_sweep_at_the_first_failed_job(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        "-m",
-        "model=forward",
-        "seed=0",
-        *QUICK,
-        NO_XLA,
-        "train.learning_rate=1e38,0.001",
+        *FIRST_JOB_DIVERGES,
         "runtime.fail_fast=true",
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,

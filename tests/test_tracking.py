@@ -16,7 +16,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from bench import tracking
 from bench.schema import ConfigError, config_hash, validate
 from helpers.cli import run_cli
-from helpers.configs import make_config
+from helpers.configs import NO_XLA, QUICK, make_config
 from helpers.results import write_sweep
 
 
@@ -173,8 +173,7 @@ def test_a_locked_store_fails_with_one_line_or_warns_when_asked(tmp_path, store_
 @pytest.mark.slow
 def test_a_bad_uri_fails_the_run_after_its_folder_is_written_and_the_same_command_then_logs_it(tmp_path):
     run_dir = tmp_path / "run"
-    common = ["train.epochs=20", "train.eval_every=10", "data.heldout_size=64", "train.jit_compile=false"]
-    common += ["tracking=mlflow", f"hydra.run.dir={run_dir}"]
+    common = [*QUICK, NO_XLA, "tracking=mlflow", f"hydra.run.dir={run_dir}"]
     failed = run_cli(*common, "tracking.uri=nowhere://store", cwd=tmp_path)
     assert failed.returncode == 1
     lines = failed.stderr.strip().splitlines()
@@ -196,8 +195,7 @@ def test_a_bad_uri_fails_the_run_after_its_folder_is_written_and_the_same_comman
 def test_a_tracked_sweep_leaves_a_parent_run_job_runs_seed_runs_and_event_files(tmp_path):
     sweep_dir = tmp_path / "sweep"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ["-m", "model=bidirectional_sum,forward", "n_seeds=2", "train.epochs=20", "train.eval_every=10"]
-    args += ["data.heldout_size=64", "train.jit_compile=false", "tracking=[mlflow,tensorboard]"]
+    args = ["-m", "model=bidirectional_sum,forward", "n_seeds=2", *QUICK, NO_XLA, "tracking=[mlflow,tensorboard]"]
     args += [f"tracking.uri={uri}", f"hydra.sweep.dir={sweep_dir}"]
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
