@@ -170,7 +170,9 @@ def test_a_sweep_of_merges_and_seeds_writes_one_job_folder_per_combination(tmp_p
         assert record["config"]["train"]["epochs"] == 20
         assert "keras" in record["versions"] and {"tensorflow", "tensorflow-cpu"} & set(record["versions"])
         assert {"scipy", "seaborn"} <= set(record["versions"])
-        assert record["wall_time_s"] > 0 and record["ms_per_seed_epoch"] > 0
+        # start-up and the 20 training epochs of its one seed lie inside the job's wall time (seconds, milliseconds)
+        assert 0 < record["startup_s"] < record["wall_time_s"]
+        assert 0 < record["ms_per_seed_epoch"] * 20 / 1000 < record["wall_time_s"]
         seen.add((metrics["variant"].iloc[0], int(metrics["seed"].iloc[0])))
     assert seen == {(f"bidirectional-{m}", s) for m in ("sum", "mul", "concat", "ave") for s in (0, 1, 2)}
 
