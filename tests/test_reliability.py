@@ -19,8 +19,8 @@ from helpers.cli import run_cli
 from helpers.configs import NO_XLA, QUICK
 from helpers.sweeps import status
 
-# three jobs of a quick run each
-SWEEP = ["-m", "model=forward", "seed=0,1,2", *QUICK, NO_XLA]
+# a sweep of three quick runs
+THREE_JOBS = ["-m", "model=forward", "seed=0,1,2", *QUICK, NO_XLA]
 # two jobs of a quick run, the first of which diverges (its loss becomes NaN)
 FIRST_JOB_DIVERGES = ["-m", "model=forward", "seed=0", *QUICK, NO_XLA, "train.learning_rate=1e38,0.001"]
 
@@ -76,16 +76,16 @@ def wait_for(condition, timeout: float = 120) -> None:
 @pytest.mark.slow
 def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(tmp_path, start):
     reference = tmp_path / "uninterrupted"
-    assert run_cli(*SWEEP, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
+    assert run_cli(*THREE_JOBS, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
 
     sweep = tmp_path / "killed"
-    process = start(*SWEEP, f"hydra.sweep.dir={sweep}")
+    process = start(*THREE_JOBS, f"hydra.sweep.dir={sweep}")
     wait_for(lambda: status(sweep / "1") == "running")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert status(sweep / "0") == "completed" and status(sweep / "2") is None
 
-    resumed = run_cli(*SWEEP, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    resumed = run_cli(*THREE_JOBS, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert resumed.stdout.count("skipped") == 1
     expected, actual = job_metrics(reference), job_metrics(sweep)
@@ -96,7 +96,7 @@ def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(
 
     before = {job: (sweep / job / "metrics.csv").stat().st_mtime_ns for job in actual}
     # settings of how jobs run (runtime.*) do not make a finished job stale
-    again = run_cli(*SWEEP, "runtime.progress_every_s=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    again = run_cli(*THREE_JOBS, "runtime.progress_every_s=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.count("skipped") == 3
     assert before == {job: (sweep / job / "metrics.csv").stat().st_mtime_ns for job in actual}
 
@@ -229,11 +229,11 @@ LONG = ["train.epochs=10000000", "train.eval_every=100", "runtime.progress_every
 @pytest.mark.slow
 def test_a_locked_sweep_folder_turns_a_second_sweep_away_naming_the_holder(tmp_path, start):
     sweep = tmp_path / "sweep"
-    first = start(*SWEEP, *LONG, f"hydra.sweep.dir={sweep}")
+    first = start(*THREE_JOBS, *LONG, f"hydra.sweep.dir={sweep}")
     wait_for(lambda: epochs_logged(sweep / "0" / "run.log") >= 500)
     # the same sweep, and one of other settings: neither may train or write while the first runs
     for overrides in (LONG, ["train.epochs=60"]):
-        second = run_cli(*SWEEP, *overrides, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+        second = run_cli(*THREE_JOBS, *overrides, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
         assert second.returncode == 75
         (line,) = second.stderr.strip().splitlines()
         assert line.startswith(f"bench.run: {sweep} is in use by pid {first.pid} on ")
@@ -249,7 +249,7 @@ def test_a_locked_sweep_folder_turns_a_second_sweep_away_naming_the_holder(tmp_p
     # the lock dies with its holder, however it dies
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    after = run_cli(*SWEEP, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    after = run_cli(*THREE_JOBS, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert after.returncode == 0, after.stderr[-2000:]
     assert all(status(sweep / job) == "completed" for job in ("0", "1", "2"))
 
@@ -347,7 +347,7 @@ def test_a_signal_during_a_jobs_final_writes_keeps_its_rows(tmp_path):
 @pytest.mark.slow
 def test_resume_repairs_damaged_or_missing_files_and_says_so(tmp_path):
     reference = tmp_path / "reference"
-    assert run_cli(*SWEEP, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
+    assert run_cli(*THREE_JOBS, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
     sweep = tmp_path / "damaged"
     shutil.copytree(reference, sweep)
     metrics = (sweep / "0" / "metrics.csv").read_text()
@@ -356,7 +356,7 @@ def test_resume_repairs_damaged_or_missing_files_and_says_so(tmp_path):
     rows = pd.read_csv(sweep / "2" / "metrics.csv")
     rows.query("epoch <= 15").to_csv(sweep / "2" / "metrics.csv", index=False)  # rows short of the config's epochs
 
-    resumed = run_cli(*SWEEP, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    resumed = run_cli(*THREE_JOBS, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     repaired = [line for line in resumed.stdout.splitlines() if "completed earlier, but" in line]
     assert len(repaired) == 3 and all(line.endswith("; running it again") for line in repaired)

@@ -20,7 +20,7 @@ from helpers.sweeps import sweep
 pytestmark = pytest.mark.slow
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=5"]
 # Jobs that train until Slurm ends them, returning to Python every 1000 epochs to notice SIGTERM.
-ENDLESS = ["train.epochs=100000000", "train.eval_every=1000", "data.heldout_size=64", "train.jit_compile=false"]
+ENDLESS = ["train.epochs=100000000", "train.eval_every=1000", "data.heldout_size=64", NO_XLA]
 
 
 def slurm_task(job: Path) -> str:
