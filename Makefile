@@ -42,16 +42,16 @@ test-fast: install ## run the tests not marked slow
 run: install ## one run with the defaults (bidirectional concat, seed 0)
 	$(PY) -m bench.run
 
-sweep: install ## every variant (10 seeds, 1000 epochs; SEEDS=, EPOCHS= to change), then the report
+sweep: install ## every variant (the all preset; SEEDS=, EPOCHS= to change its size), then the report
 	$(call sweep_and_report,experiment=all $(SIZE) $(SWEEP_ARGS))
 
-directions: install ## forward vs backward vs bidirectional (10 seeds, 250 epochs), then the report
+directions: install ## forward vs backward vs bidirectional, then the report
 	$(call sweep_and_report,experiment=directions $(SIZE) $(SWEEP_ARGS))
 
-merges: install ## the four merge modes (10 seeds, 250 epochs), then the report
+merges: install ## the four merge modes, then the report
 	$(call sweep_and_report,experiment=merge_modes $(SIZE) $(SWEEP_ARGS))
 
-variable-length: install ## every variant on sequences of 5 to 20 steps (10 seeds, 1000 epochs), then the report
+variable-length: install ## every variant on sequences of 5 to 20 steps, then the report
 	$(call sweep_and_report,experiment=variable_length $(SIZE) $(SWEEP_ARGS))
 
 report: install ## report the latest sweep under outputs/multirun
