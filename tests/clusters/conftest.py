@@ -6,12 +6,28 @@ BENCH_REQUIRE_CLUSTERS=1 (set by .ci/run, which installs all of it) they fail in
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from clusters import processes, ray_cluster, slurm_cluster
 from clusters.support import MODELS_AND_SEEDS, unavailable
 from helpers.configs import NO_XLA, QUICK
 from helpers.sweeps import sweep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_clusters_on_sigterm():
+    """SIGTERM to pytest (a CI timeout, `kill`) ends the run as Ctrl-C does, so the clusters' teardown still runs."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
