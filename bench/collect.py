@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.readers import DamagedFileError, read_by_length, read_metrics, read_run_record, value_at
+from bench.jobs import Job, problem, read_job
+from bench.readers import value_at
 from bench.schema import labelled_variant
-from bench.store import BY_LENGTH_FILE, COMPLETED, LENGTH_COLUMNS, METRIC_COLUMNS, METRICS_FILE, RUN_FILE
+from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
 from bench.sweeps import find_job_dirs
 
 log = logging.getLogger(__name__)
@@ -105,115 +106,7 @@ def _cell(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else json.dumps(value)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Deciding which jobs and seeds are usable
-
-
-@dataclass
-class _Job:
-    """What was read from one job folder; ``used_seeds`` are the seeds that pass every check."""
-
-    run_dir: str
-    record: dict[str, Any] | None
-    metrics: pd.DataFrame | None
-    by_length: pd.DataFrame | None
-    used_seeds: list[int]
-    problems: list[dict[str, Any]]
-
-
-def _problem(run_dir: str, seed: int | None, kind: str, reason: str) -> dict[str, Any]:
-    return {"run_dir": run_dir, "seed": seed, "kind": kind, "reason": reason}
-
-
-def _seed_problem(
-    seed: int, record: dict[str, Any], metrics: pd.DataFrame, epochs: int | None
-) -> tuple[str, str] | None:
-    """(kind, reason) when a seed of a readable job cannot be used, else None."""
-    entry = (record.get("seed_status") or {}).get(str(seed))
-    status = entry.get("status") if entry else record["status"]
-    if status != COMPLETED:
-        where = f" at epoch {entry['epoch']}" if entry and "epoch" in entry else ""
-        why = (entry or {}).get("error") or record.get("error") or f"seed status is {status}"
-        return "failed", f"failed{where}: {why}"
-    rows = metrics.loc[metrics["seed"] == seed]
-    if rows.empty:
-        return "missing", f"no rows for seed {seed} in {METRICS_FILE}"
-    for split in ("heldout", "train"):
-        last = rows.loc[rows["split"] == split, "epoch"].max()
-        if pd.isna(last):
-            return "partial", f"no {split} rows"
-        if epochs is not None and last < epochs:
-            return "partial", f"{split} rows end at epoch {last} of {epochs}"
-    return None
-
-
-def _job_problem(record: dict[str, Any] | None, metrics: pd.DataFrame | None) -> tuple[str, str] | None:
-    """(kind, reason) when no seed of a job whose files could be read is usable as a whole, else None."""
-    if record is None:
-        return "missing", f"{RUN_FILE} missing, so the job's status and settings are unknown"
-    status, error = record["status"], record.get("error")
-    if status in ("running", "interrupted") or (status == "failed" and not record.get("seed_status")):
-        detail = f": {error}" if error else ""
-        return status, f"job status is {status}{detail}"
-    if metrics is None:
-        return "missing", f"{METRICS_FILE} missing (job status {status})"
-    if record.get("variant") is not None and set(metrics["variant"]) - {record["variant"]}:
-        found = ", ".join(sorted(set(metrics["variant"])))
-        return "damaged", f"{METRICS_FILE} holds variant(s) {found}, {RUN_FILE} says {record['variant']}"
-    return None
-
-
-def _seed_verdicts(record: dict[str, Any], metrics: pd.DataFrame) -> dict[int, tuple[str, str] | None]:
-    """Each seed of the job (in its record or its rows) and why it cannot be used, None when it can."""
-    epochs = value_at(record, _record_path("epochs"))
-    epochs = epochs if isinstance(epochs, int) else None
-    seeds = sorted(set(record.get("seeds") or []) | set(metrics["seed"].tolist()))
-    return {seed: _seed_problem(seed, record, metrics, epochs) for seed in seeds}
-
-
-def _read_file(job: _Job, reader: Callable[[Path], Any], path: Path, consequence: str = "") -> tuple[Any, bool]:
-    """The file's content (None when missing) and whether it could be read; a damaged file is the job's problem."""
-    try:
-        return reader(path), True
-    except FileNotFoundError:
-        return None, True
-    except DamagedFileError as error:
-        log.warning("%s %s: %s", "ignoring" if consequence else "skipping", path, error)
-        job.problems.append(_problem(job.run_dir, None, "damaged", f"{error}{consequence}"))
-        return None, False
-
-
-def _read_job(job_dir: Path) -> _Job:
-    run_dir = str(job_dir)
-    job = _Job(run_dir, None, None, None, [], [])
-    job.record, readable = _read_file(job, read_run_record, job_dir / RUN_FILE)
-    if readable:
-        job.metrics, readable = _read_file(job, read_metrics, job_dir / METRICS_FILE)
-    if not readable:
-        return job
-    problem = _job_problem(job.record, job.metrics)
-    if problem is None and not (verdicts := _seed_verdicts(job.record, job.metrics)):
-        problem = ("missing", f"{METRICS_FILE} has no rows")
-    if problem is not None:
-        if problem[0] == "damaged":
-            log.warning("skipping %s: %s", job_dir / METRICS_FILE, problem[1])
-        job.problems.append(_problem(run_dir, None, *problem))
-        return job
-    job.used_seeds = [seed for seed, verdict in verdicts.items() if verdict is None]
-    problems = set(verdicts.values())
-    if len(verdicts) > 1 and not job.used_seeds and len(problems) == 1:
-        # packed seeds that all failed for one reason are one line, not one per seed
-        job.problems.append(_problem(run_dir, None, *problems.pop()))
-    else:
-        job.problems += [_problem(run_dir, seed, *verdict) for seed, verdict in verdicts.items() if verdict]
-    # the main metrics stay usable when the by-length table is damaged; only that table loses this job
-    job.by_length, _ = _read_file(
-        job, read_by_length, job_dir / BY_LENGTH_FILE, " (by-length results of this job left out)"
-    )
-    return job
-
-
-def _runs_row(job: _Job) -> dict[str, Any]:
+def _runs_row(job: Job) -> dict[str, Any]:
     record = job.record or {}
     row: dict[str, Any] = {"run_dir": job.run_dir}
     row.update({column: _cell(value_at(record, _record_path(column))) for column in RECORD_COLUMNS})
@@ -225,7 +118,7 @@ def _runs_row(job: _Job) -> dict[str, Any]:
     return row
 
 
-def _tagged(frame: pd.DataFrame | None, job: _Job, used_only: bool = False) -> pd.DataFrame:
+def _tagged(frame: pd.DataFrame | None, job: Job, used_only: bool = False) -> pd.DataFrame:
     """The job's rows (only those of its used seeds if ``used_only``) with a run_dir column."""
     if frame is None:
         return pd.DataFrame()
@@ -253,7 +146,7 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
     Raises:
         FileNotFoundError: one of ``sweep_dirs`` is not a folder.
     """
-    jobs = [_read_job(job_dir) for sweep_dir in sweep_dirs for job_dir in find_job_dirs(Path(sweep_dir))]
+    jobs = [read_job(job_dir) for sweep_dir in sweep_dirs for job_dir in find_job_dirs(Path(sweep_dir))]
     _label_settings(jobs)
 
     # Later folders win when a (variant, seed) repeats, e.g. a sweep run again into a second folder.
@@ -264,7 +157,7 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
             if kept is not job:
                 job.used_seeds.remove(seed)
                 reason = f"{_variant_of(job)} seed {seed} is also in {kept.run_dir}, which is used instead"
-                job.problems.append(_problem(job.run_dir, seed, "duplicate", reason))
+                job.problems.append(problem(job.run_dir, seed, "duplicate", reason))
 
     results = _concat([_tagged(job.metrics, job) for job in jobs], METRIC_COLUMNS)
     used = _concat([_tagged(job.metrics, job, used_only=True) for job in jobs], METRIC_COLUMNS)
@@ -280,11 +173,11 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
     )
 
 
-def _settings(job: _Job) -> dict[str, Any]:
+def _settings(job: Job) -> dict[str, Any]:
     return {name: value_at(job.record, _record_path(name)) for name in SETTINGS}
 
 
-def _label_settings(jobs: list[_Job]) -> None:
+def _label_settings(jobs: list[Job]) -> None:
     """Names runs of one model with other settings apart: "forward [learning_rate=0.01]".
 
     Only settings that differ between the usable jobs appear in the label, so a sweep over variants and seeds
@@ -304,7 +197,7 @@ def _label_settings(jobs: list[_Job]) -> None:
                 frame["variant"] = label
 
 
-def _variant_of(job: _Job) -> str:
+def _variant_of(job: Job) -> str:
     """The variant of a job with used seeds (so with a run.json and metrics rows)."""
     # run.json without a variant name: the metrics rows name it
     return (job.record or {}).get("variant") or str(job.metrics["variant"].iloc[0])

@@ -16,6 +16,7 @@ import shlex
 import socket
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -99,9 +100,10 @@ def write_run(folder: Path, record: dict[str, Any]) -> None:
 
 
 def write_results(folder: Path, metrics: pd.DataFrame, by_length: pd.DataFrame) -> None:
-    """Writes metrics.csv and heldout_by_length.csv, each whole (atomically)."""
-    write_atomic(folder / METRICS_FILE, metrics.to_csv(index=False))
-    write_atomic(folder / BY_LENGTH_FILE, by_length.to_csv(index=False))
+    """Writes metrics.csv and heldout_by_length.csv, each whole (atomically); a NaN is written as "nan", since an
+    empty value would read as a line cut short."""
+    write_atomic(folder / METRICS_FILE, metrics.to_csv(index=False, na_rep="nan"))
+    write_atomic(folder / BY_LENGTH_FILE, by_length.to_csv(index=False, na_rep="nan"))
 
 
 def read_run(folder: Path) -> dict[str, Any] | None:
@@ -195,8 +197,30 @@ def archive(folder: Path, names: Iterable[str]) -> Path:
 # Checking that a job folder holds what its config promises
 
 
-def result_problems(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | None = None) -> list[str]:
-    """Why a job folder does not hold every result its config promises; an empty list when it does.
+@dataclass(frozen=True)
+class Shortfall:
+    """One way a job folder falls short of its config.
+
+    Attributes:
+        file: METRICS_FILE or BY_LENGTH_FILE, or None when the config itself lacks a value it needs.
+        seed: the seed whose rows fall short, or None when the whole file (or config) does.
+        reason: why, without the file's name.
+    """
+
+    file: str | None
+    seed: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.reason
+        return (
+            f"{self.file}, seed {self.seed}: {self.reason}" if self.seed is not None else f"{self.file} {self.reason}"
+        )
+
+
+def shortfalls(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | None = None) -> list[Shortfall]:
+    """Every way a job folder falls short of the results its config promises; an empty list when it holds them.
 
     Args:
         folder: the job folder.
@@ -214,8 +238,10 @@ def result_problems(folder: Path, config: Mapping[str, Any], seeds: Iterable[int
       up to ``data.heldout_size``, with finite losses and accuracies in [0, 1].
 
     Returns:
-        One line per file that falls short (naming the file, and the seed where it applies), or one line
-        naming the config key when the config itself lacks a whole number it needs. Reads CSV with pandas only.
+        Per file, one whole-file shortfall (missing, unreadable, a line cut short or out of range, rows of a seed
+        the config does not train) or one per seed that falls short (a NaN or infinite loss, rows missing, extra
+        or repeated), the first reason for each; or only one
+        config shortfall naming the key when the config lacks a whole number it needs. Reads CSV with pandas.
     """
     try:
         first, n_seeds = _whole_number(config, "seed"), _whole_number(config, "n_seeds")
@@ -223,29 +249,41 @@ def result_problems(folder: Path, config: Mapping[str, Any], seeds: Iterable[int
         lengths = (_whole_number(config, "data", "min_timesteps"), _whole_number(config, "data", "max_timesteps"))
         heldout_size = _whole_number(config, "data", "heldout_size")
     except ValueError as error:
-        return [str(error)]
+        return [Shortfall(None, None, str(error))]
     trained = range(first, first + n_seeds)
     wanted = sorted(seeds) if seeds is not None else list(trained)
     heldout_epochs = sorted({0, *range(every, epochs + 1, every), epochs})
-    problems = []
+    found = []
     for name, columns in ((METRICS_FILE, METRIC_COLUMNS), (BY_LENGTH_FILE, LENGTH_COLUMNS)):
         try:
             rows = _read_numbers(folder / name, columns)
-            problem = _values_problem(rows) or _other_seeds(rows, trained)
-            for seed in wanted if not problem else []:
-                mine = rows.loc[rows["seed"] == seed]
-                if name == METRICS_FILE:
-                    problem = _metrics_problem(mine, epochs, heldout_epochs)
-                else:
-                    problem = _by_length_problem(mine, epochs, lengths, heldout_size)
-                if problem:
-                    problem = f", seed {seed}: {problem}"
-                    break
         except ValueError as error:
-            problem = f" {error}"
+            found.append(Shortfall(name, None, str(error)))
+            continue
+        problem = _cut_or_out_of_range(rows) or _other_seeds(rows, trained)
         if problem:
-            problems.append(f"{name}{problem}")
-    return problems
+            found.append(Shortfall(name, None, problem))
+            continue
+        for seed in wanted:
+            mine = rows.loc[rows["seed"] == seed]
+            if name == METRICS_FILE:
+                problem = _non_finite_loss(mine) or _metrics_problem(mine, epochs, heldout_epochs)
+            else:
+                problem = _non_finite_loss(mine) or _by_length_problem(mine, epochs, lengths, heldout_size)
+            if problem:
+                found.append(Shortfall(name, seed, problem))
+    return found
+
+
+def result_problems(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | None = None) -> list[str]:
+    """Why a job folder does not hold every result its config promises; an empty list when it does.
+
+    The first :func:`shortfalls` of each file (or the config's), as one line naming the file and the seed.
+    """
+    first_per_file: dict[str | None, Shortfall] = {}
+    for shortfall in shortfalls(folder, config, seeds):
+        first_per_file.setdefault(shortfall.file, shortfall)
+    return [str(shortfall) for shortfall in first_per_file.values()]
 
 
 def _whole_number(config: Mapping[str, Any], *keys: str) -> int:
@@ -262,7 +300,8 @@ _NUMERIC = ("seed", "epoch", "length", "n_sequences", "loss", "accuracy")
 
 
 def _read_numbers(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The CSV file with its numeric columns as floats (NaN where a value is not a number).
+    """The CSV file with its numeric columns as floats; NaN where a value is not a number, and then the row's
+    ``unreadable`` column is True unless the file says ``nan`` there (a result, as a diverged loss is).
 
     Raises:
         ValueError: the file is missing, unreadable, not CSV or lacks one of ``columns``.
@@ -276,23 +315,38 @@ def _read_numbers(path: Path, columns: list[str]) -> pd.DataFrame:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"lacks column(s) {', '.join(missing)}")
-    for column in set(_NUMERIC) & set(columns):
-        frame[column] = pd.to_numeric(frame[column].fillna(""), errors="coerce")
+    frame["unreadable"] = False
+    for column in sorted(set(_NUMERIC) & set(columns)):
+        text = frame[column].fillna("")
+        frame[column] = pd.to_numeric(text, errors="coerce")
+        frame["unreadable"] |= frame[column].isna() & ~text.str.strip().str.lower().eq("nan")
     return frame
 
 
-def _values_problem(rows: pd.DataFrame) -> str | None:
+def _cut_or_out_of_range(rows: pd.DataFrame) -> str | None:
+    """A line cut short or holding a value out of range: the file itself is damaged."""
     whole = (rows[["seed", "epoch"]] == rows[["seed", "epoch"]].round()).all(axis=1)
-    good = whole & np.isfinite(rows["loss"]) & rows["accuracy"].between(0, 1)
+    good = whole & ~rows["unreadable"] & rows["accuracy"].between(0, 1)
     if not good.all():
         line = int((~good).to_numpy().argmax()) + 2
-        return f" line {line} is cut short or holds a value out of range (seed, epoch, loss or accuracy)"
+        return f"line {line} is cut short or holds a value out of range (seed, epoch, loss or accuracy)"
     return None
+
+
+def _non_finite_loss(rows: pd.DataFrame) -> str | None:
+    """The first intact line of ``rows`` whose loss is NaN or infinite: a result that cannot be averaged."""
+    bad = ~np.isfinite(rows["loss"].to_numpy())
+    if not bad.any():
+        return None
+    position = int(bad.argmax())
+    row = rows.iloc[position]
+    split = f"{row['split']} " if "split" in rows.columns else ""
+    return f"line {rows.index[position] + 2} holds a {split}loss of {row['loss']} at epoch {row['epoch']:g}"
 
 
 def _other_seeds(rows: pd.DataFrame, seeds: range) -> str | None:
     others = sorted(set(rows["seed"]) - set(seeds))
-    return f" has rows for seed {others[0]:g}, which the config does not train" if others else None
+    return f"has rows for seed {others[0]:g}, which the config does not train" if others else None
 
 
 def _metrics_problem(rows: pd.DataFrame, epochs: int, heldout_epochs: list[int]) -> str | None:

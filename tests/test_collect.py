@@ -178,7 +178,10 @@ class TestCollect:
         assert problems[("5", None)][0] == "running"
         assert problems[("6", 0)] == ("partial", "heldout rows end at epoch 15 of 20")
         assert problems[("7", 1)] == ("failed", "failed at epoch 13: loss is nan at epoch 13")
-        assert len(problems) == 6
+        # job 7 was written without its by-length file: its seed 0 is used, its by-length rows are not
+        missing = "heldout_by_length.csv is missing (by-length results of this job left out)"
+        assert problems[("7", None)] == ("missing", missing)
+        assert len(problems) == 7
         assert str(sweep / "3" / "metrics.csv") in caplog.text
 
     def test_runs_table_counts_used_seeds(self, mixed_sweep):

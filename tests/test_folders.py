@@ -90,7 +90,7 @@ DAMAGE = {
     "300-epoch rows in a 20-epoch job": (rows_of_another_length, "metrics.csv, seed 0: train rows at epoch 21"),
     "a seed run.json does not list": (seed_the_config_does_not_train, "rows for seed 5"),
     "a repeated row": (repeated_rows, "repeat epoch 20"),
-    "a NaN loss": (a_nan_loss, "metrics.csv line 7"),
+    "a NaN loss": (a_nan_loss, "metrics.csv, seed 0: line 7 holds a train loss of nan at epoch 1"),
     "lengths that do not add up": (lengths_that_do_not_add_up, "add up to 9, not data.heldout_size 10"),
     "a length out of range": (a_length_out_of_range, "lengths [12] are not distinct lengths in 10..10"),
     "unreadable bytes": (lambda job: (job / store.METRICS_FILE).write_bytes(b"\xff\xfe\x00"), "not a readable CSV"),

@@ -144,6 +144,7 @@ def run_record(
     min_timesteps: int | None = None,
     max_timesteps: int | None = None,
     threshold: float = 0.25,
+    heldout_size: int = 10,
 ) -> dict[str, Any]:
     """A run.json record; seed_status defaults to every seed having the job's status."""
     model = identity(variant, 0)
@@ -167,7 +168,7 @@ def run_record(
                 "min_timesteps": n_timesteps if min_timesteps is None else min_timesteps,
                 "max_timesteps": n_timesteps if max_timesteps is None else max_timesteps,
                 "threshold": threshold,
-                "heldout_size": 100,
+                "heldout_size": heldout_size,
             },
             "train": {"epochs": epochs, "batch_size": 1, "learning_rate": 0.001, "eval_every": eval_every},
             "seed": min(seeds) if seeds else 0,
@@ -217,8 +218,9 @@ def write_variant_job(
 ) -> pd.DataFrame:
     """One completed job with packed seeds: seed -> final held-out accuracy (final loss is 1 - accuracy).
 
-    With ``lengths``, the data has variable lengths over that range and heldout_by_length.csv holds one row
-    per length, with accuracy falling by 0.01 per step of length from the seed's final accuracy.
+    heldout_by_length.csv holds one row per length (10 sequences each), with accuracy falling by 0.01 per step of
+    length from the seed's final accuracy; with ``lengths``, the data has variable lengths over that range,
+    otherwise its one length is ``n_timesteps`` (default 10).
 
     Returns:
         The metrics rows written.
@@ -237,21 +239,23 @@ def write_variant_job(
         ],
         ignore_index=True,
     )
-    by_length = None
     if lengths is not None:
         record_options.update(min_timesteps=min(lengths), max_timesteps=max(lengths))
-        by_length = pd.concat(
-            [
-                by_length_rows(
-                    variant,
-                    seed,
-                    epochs,
-                    {length: accuracy - 0.01 * (length - min(lengths)) for length in lengths},
-                )
-                for seed, accuracy in final_accuracy.items()
-            ],
-            ignore_index=True,
-        )
+    else:
+        lengths = [record_options.get("n_timesteps", 10)]
+    record_options.setdefault("heldout_size", 10 * len(lengths))
+    by_length = pd.concat(
+        [
+            by_length_rows(
+                variant,
+                seed,
+                epochs,
+                {length: accuracy - 0.01 * (length - min(lengths)) for length in lengths},
+            )
+            for seed, accuracy in final_accuracy.items()
+        ],
+        ignore_index=True,
+    )
     record = run_record(variant, list(final_accuracy), epochs=epochs, eval_every=eval_every, **record_options)
     write_job(job_dir, metrics, record, by_length)
     return metrics
