@@ -11,16 +11,37 @@ writes to SWEEP_DIR/report/ (the first sweep's, or --out DIR):
   ranking.csv, by_length.csv (when the held-out set has more than one sequence length);
 - PNG figures, report.md, and report.html (the same content with the figures embedded).
 
-Exit status 0 on success, 2 with one line on stderr when there is nothing to report.
+Every file is written into a temporary folder beside the report folder, which then replaces the old report whole
+(:mod:`bench.report_folder`), so a report cut short by a kill leaves the previous report as it was.
+
+Exit status 0 on success; with one line on stderr, 2 when there is nothing to report or an option is wrong, 1
+when a file cannot be written or read, 130 on Ctrl-C and 143 on SIGTERM.
 """
 
+# ruff: noqa: E402 - the libraries are imported after the Ctrl-C handler that covers their loading
 from __future__ import annotations
+
+import signal
+import sys
+
+PROG = "bench.report"
+
+
+def _stop_while_loading(signum: int, frame: object) -> None:
+    print(f"{PROG}: interrupted by {signal.Signals(signum).name}; the report was not written", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    # loading pandas, scipy and matplotlib takes seconds: a Ctrl-C then ends with one line too, not a traceback
+    signal.signal(signal.SIGINT, _stop_while_loading)
+    signal.signal(signal.SIGTERM, _stop_while_loading)
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
@@ -28,12 +49,13 @@ from bench import plots
 from bench.analysis import Options, analyse
 from bench.collect import collect
 from bench.document import Image, render_html, render_markdown
-from bench.figures import FIGURE_NAMES, figure_specs
+from bench.figures import figure_specs
 from bench.intervals import METHODS
+from bench.report_folder import NotAReport, replacing
+from bench.schema import CONFIG_VARIANTS, VARIANTS, as_variant
 from bench.sections import build_document
 from bench.sweeps import find_latest_sweep
 
-PROG = "bench.report"
 DEFAULT_ROOT = Path("outputs/multirun")
 REPORT_DIR = "report"
 # a 95% bootstrap-t bound is the 2.5% order statistic: it needs at least 40 resamples to exist
@@ -66,7 +88,6 @@ def write_report(sweep_dirs: Sequence[Path], out_dir: Path, options: Options) ->
     if analysis.baseline_note:
         log.warning("%s", analysis.baseline_note)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
         "results.csv": collection.results,
         "runs.csv": collection.runs,
@@ -79,20 +100,18 @@ def write_report(sweep_dirs: Sequence[Path], out_dir: Path, options: Options) ->
     }
     if not analysis.by_length.empty:
         tables["by_length.csv"] = analysis.by_length
-    for name, table in tables.items():
-        table.to_csv(out_dir / name, index=False)
-
-    # figures of an earlier report into the same folder would otherwise look like part of this one
-    for name in [*FIGURE_NAMES, "by_length.csv"]:
-        if name not in tables:
-            (out_dir / name).unlink(missing_ok=True)
-    images = []
-    for spec in figure_specs(analysis):
-        images.append(Image(plots.save(spec.draw(), out_dir / spec.name), spec.caption))
-
-    blocks = build_document(analysis, sweep_dirs, images)
-    (out_dir / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
-    (out_dir / "report.html").write_text(render_html(blocks, title="Benchmark report"), encoding="utf-8")
+    try:
+        with replacing(out_dir) as staging:
+            for name, table in tables.items():
+                table.to_csv(staging / name, index=False)
+            images = [
+                Image(plots.save(spec.draw(), staging / spec.name), spec.caption) for spec in figure_specs(analysis)
+            ]
+            blocks = build_document(analysis, sweep_dirs, images)
+            (staging / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
+            (staging / "report.html").write_text(render_html(blocks, title="Benchmark report"), encoding="utf-8")
+    except NotAReport as error:
+        raise ReportError(str(error)) from error
     return out_dir / "report.md"
 
 
@@ -120,10 +139,28 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _variant(text: str) -> str:
+    """A variant named by its variant name or its config name (bidirectional_concat), as its variant name."""
+    name = as_variant(text)
+    if name not in VARIANTS:
+        choices = ", ".join(VARIANTS)
+        spellings = ", ".join(name for name in CONFIG_VARIANTS if name not in VARIANTS)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a variant: one of {choices} (or {spellings})")
+    return name
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end with one line naming the option and what is allowed (--help shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The report's command-line options; defaults from :class:`Options`."""
     defaults = Options()
-    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description="Report of finished sweeps.")
+    parser = _Parser(prog=f"python -m {PROG}", description="Report of finished sweeps.")
     parser.add_argument(
         "sweep_dirs",
         nargs="*",
@@ -133,7 +170,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: SWEEP_DIR/report)")
     options = (
-        ("--baseline", str, "VARIANT", defaults.baseline, "variant the others are compared against"),
+        ("--baseline", _variant, "VARIANT", defaults.baseline, "variant the others are compared against"),
         ("--level", _fraction, "ACCURACY", defaults.level, "held-out accuracy for epochs-to-level"),
         ("--window", _whole_number(1), "N", defaults.window, "epochs in the training-curve rolling mean"),
         ("--last-k", _whole_number(1), "K", defaults.last_k, "final = mean of the last K held-out evaluations"),
@@ -158,6 +195,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     args = parse_args(argv)
@@ -171,17 +212,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         interval=args.interval,
         last_k=args.last_k,
     )
+    previous = signal.signal(signal.SIGTERM, _interrupt), signal.signal(signal.SIGINT, signal.default_int_handler)
+    out_dir = args.out or Path(REPORT_DIR)
     try:
         sweep_dirs = args.sweep_dirs or [find_latest_sweep(DEFAULT_ROOT)]
         if sweep_dirs[0] is None:
             raise ReportError(f"no sweep folder under {DEFAULT_ROOT}; pass SWEEP_DIR")
-        report = write_report(sweep_dirs, args.out or sweep_dirs[0] / REPORT_DIR, options)
+        out_dir = args.out or sweep_dirs[0] / REPORT_DIR
+        report = write_report(sweep_dirs, out_dir, options)
     except ReportError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"{PROG}: cannot write the report: {error}", file=sys.stderr)
-        return 2
+        print(f"{PROG}: cannot write {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interruption:
+        # the report folder is as it was: the new one was being written beside it
+        print(f"{PROG}: interrupted by {str(interruption) or 'SIGINT'}; the report was not written", file=sys.stderr)
+        return 143 if str(interruption) == "SIGTERM" else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
     print(f"{PROG}: wrote {report} and {report.with_suffix('.html').name}")
     return 0
 
