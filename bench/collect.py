@@ -1,8 +1,9 @@
 """The rules of a report's input: which jobs and seeds of the sweeps enter the analysis, and under what name.
 
-Files are found by :mod:`bench.sweeps` and read by :mod:`bench.readers`: a file that cannot be trusted is
-skipped with a warning that names it, and the job (or seed) it belongs to is listed in
-:attr:`Collection.problems` with the reason, so a report can say what it left out.
+Files are found by :mod:`bench.sweeps`, read by :mod:`bench.readers` and cross-checked by :mod:`bench.jobs`: a
+file that cannot be trusted is skipped with a warning that names it, and the job (or seed) it belongs to is
+listed in :attr:`Collection.problems` with the reason, so a report can say what it left out. So is every job
+the sweep planned (its multirun.yaml) that has no folder: missing, or pending while the sweep still runs.
 
 A seed enters the analysis (:attr:`Collection.metrics`) only when its job's ``run.json`` is readable, the
 seed finished (its entry in ``seed_status`` says ``completed``, or the job says ``completed`` when there is no
@@ -27,7 +28,7 @@ from bench.jobs import Job, problem, read_job
 from bench.readers import value_at
 from bench.schema import labelled_variant
 from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
-from bench.sweeps import find_job_dirs
+from bench.sweeps import SWEEP_FILE, scan
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Collection:
         runs: one row per job folder: RUN_COLUMNS (run_dir, the RECORD_COLUMNS, seeds as space-separated
             text, n_seeds_used), then version_<library> columns.
         problems: one row per left-out job or seed: run_dir, seed (<NA> when the whole job), kind (missing,
-            damaged, failed, running, interrupted, partial, duplicate), reason.
+            damaged, unreadable, failed, running, pending, interrupted, partial, duplicate), reason.
     """
 
     results: pd.DataFrame
@@ -146,7 +147,12 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
     Raises:
         FileNotFoundError: one of ``sweep_dirs`` is not a folder.
     """
-    jobs = [read_job(job_dir) for sweep_dir in sweep_dirs for job_dir in find_job_dirs(Path(sweep_dir))]
+    jobs: list[Job] = []
+    unwritten: list[dict[str, Any]] = []
+    for sweep_dir in sweep_dirs:
+        sweep_jobs, sweep_unwritten = _read_sweep(Path(sweep_dir))
+        jobs += sweep_jobs
+        unwritten += sweep_unwritten
     _label_settings(jobs)
 
     # Later folders win when a (variant, seed) repeats, e.g. a sweep run again into a second folder.
@@ -162,7 +168,8 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
     results = _concat([_tagged(job.metrics, job) for job in jobs], METRIC_COLUMNS)
     used = _concat([_tagged(job.metrics, job, used_only=True) for job in jobs], METRIC_COLUMNS)
     used_by_length = _concat([_tagged(job.by_length, job, used_only=True) for job in jobs], LENGTH_COLUMNS)
-    problems = pd.DataFrame([problem for job in jobs for problem in job.problems], columns=PROBLEM_COLUMNS)
+    listed = [problem for job in jobs for problem in job.problems] + unwritten
+    problems = pd.DataFrame(listed, columns=PROBLEM_COLUMNS)
     problems["seed"] = problems["seed"].astype("Int64")
     return Collection(
         results=results,
@@ -171,6 +178,52 @@ def collect(sweep_dirs: Sequence[Path]) -> Collection:
         runs=pd.DataFrame([_runs_row(job) for job in jobs], columns=None if jobs else RUN_COLUMNS),
         problems=problems,
     )
+
+
+def _read_sweep(sweep_dir: Path) -> tuple[list[Job], list[dict[str, Any]]]:
+    """The sweep's job folders as read, and a problem for each planned job that has no folder (yet).
+
+    While the sweep still runs, jobs without results are "running" and jobs without a folder "pending".
+    """
+    found = scan(sweep_dir)
+    jobs = [read_job(job_dir) for job_dir in found.jobs]
+    unwritten = []
+    present = {int(path.name) for path in [*found.jobs, *(path for path, _ in found.unreadable)] if path.name.isdigit()}
+    for path, reason in found.unreadable:
+        log.warning("skipping %s: %s", path, reason)
+        unwritten.append(problem(str(path), None, "unreadable", reason))
+    if found.planned is not None:
+        planned = {num: f"job {num} ({' '.join(overrides)})" for num, overrides in enumerate(found.planned)}
+        source = f"planned in {SWEEP_FILE}"
+    else:  # without Hydra's record, a gap in the job numbers is all that shows a job is missing
+        planned = {num: f"job {num}" for num in range(max(present, default=-1) + 1)}
+        source = f"numbered below job {max(present, default=0)}"
+    absent = [num for num in planned if num not in present]
+    if found.in_use_by:
+        for job in jobs:
+            if job.record is None and all(listed["kind"] == "missing" for listed in job.problems):
+                reason = f"no results yet: the sweep is still running ({found.in_use_by})"
+                job.problems = [problem(job.run_dir, None, "running", reason)]
+        running = sum(any(listed["kind"] == "running" for listed in job.problems) for job in jobs)
+        log.warning(
+            "%s is still being written by %s: %d job(s) still to come",
+            sweep_dir,
+            found.in_use_by,
+            len(absent) + running,
+        )
+    for num in absent:
+        if found.in_use_by:
+            kind, reason = (
+                "pending",
+                f"{planned[num]} has not started yet: the sweep is still running ({found.in_use_by})",
+            )
+        else:
+            kind, reason = (
+                "missing",
+                f"{planned[num]} is {source} but has no folder: it never ran, or its folder was deleted",
+            )
+        unwritten.append(problem(str(sweep_dir / str(num)), None, kind, reason))
+    return jobs, unwritten
 
 
 def _settings(job: Job) -> dict[str, Any]:

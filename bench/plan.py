@@ -24,13 +24,13 @@ import psutil
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from bench import display, memory, store, tracking
+from bench import display, memory, store, sweeps, tracking
 from bench.schema import EXECUTION_ONLY, ConfigError, Device, config_hash, to_plain, validate, variant_name
 
 log = logging.getLogger("bench.run")
 
 JOBS_ENV = "BENCH_SWEEP_JOBS"
-SWEEP_FILE = "multirun.yaml"
+SWEEP_FILE = sweeps.SWEEP_FILE
 
 
 class OtherResults(Exception):
@@ -87,21 +87,16 @@ def _side_by_side(config: DictConfig, n_jobs_planned: int) -> int:
 
 def plan_jobs(config: DictConfig) -> list[Job]:
     """Every job of the sweep ``config`` describes, composed as the launcher will compose it."""
-    # private: Hydra has no public way to expand a sweep into jobs, and the sweeper's own split keeps their numbers
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     loader = GlobalHydra.instance().hydra.config_loader
-    params = [f"{key}={value}" for key, value in (config.hydra.sweeper.get("params") or {}).items()]
-    overrides = OverridesParser.create(config_loader=loader).parse_overrides([*params, *config.hydra.overrides.task])
+    params = config.hydra.sweeper.get("params") or {}
     jobs = []
-    for batch in BasicSweeper.split_arguments(overrides, None):
-        for job_overrides in batch:
-            cfg = loader.load_sweep_config(config, list(job_overrides))
-            with open_dict(cfg):
-                cfg.hydra.job.num = len(jobs)
-            jobs.append(Job(len(jobs), Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir), cfg))
+    for overrides in sweeps.job_overrides(params, list(config.hydra.overrides.task), loader):
+        cfg = loader.load_sweep_config(config, overrides)
+        with open_dict(cfg):
+            cfg.hydra.job.num = len(jobs)
+        jobs.append(Job(len(jobs), Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir), cfg))
     return jobs
 
 
