@@ -9,7 +9,8 @@ changes no global matplotlib state and needs no display. Each row keeps its :mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +138,11 @@ def plot_seeds_and_intervals(
     order = [name for name in styles if name in set(seeds["variant"])]
     palette = {name: styles[name].colour for name in order}
     where = {"x": value, "y": "variant"} if horizontal else {"x": "variant", "y": value}
-    sns.stripplot(
-        data=seeds, **where, order=order, hue="variant", hue_order=order, palette=palette, legend=False,
-        jitter=0.2, alpha=0.7, ax=ax,
-    )  # fmt: skip
+    with _seeded_jitter():
+        sns.stripplot(
+            data=seeds, **where, order=order, hue="variant", hue_order=order, palette=palette, legend=False,
+            jitter=0.2, alpha=0.7, ax=ax,
+        )  # fmt: skip
     drawn = intervals.set_index("variant").reindex(order)
     positions = np.arange(len(order))
     mean = drawn["mean"].to_numpy()
@@ -211,6 +213,18 @@ def plot_pairwise_matrix(
     ax.spines[:].set_visible(False)
     tilt_labels(ax)
     return ax
+
+
+@contextlib.contextmanager
+def _seeded_jitter(seed: int = 0) -> Iterator[None]:
+    """seaborn draws strip-plot jitter from NumPy's global generator: seeded here, so the same values give the same
+    figure in every report, and restored afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def save(figure_or_axes: Figure | Axes, path: Path, dpi: int = 200) -> Path:
