@@ -14,8 +14,9 @@ writes to SWEEP_DIR/report/ (the first sweep's, or --out DIR):
 Every file is written into a temporary folder beside the report folder, which then replaces the old report whole
 (:mod:`bench.report_folder`), so a report cut short by a kill leaves the previous report as it was.
 
-Exit status 0 on success; with one line on stderr, 2 when there is nothing to report or an option is wrong, 1
-when a file cannot be written or read, 130 on Ctrl-C and 143 on SIGTERM.
+Exit status 0 on success; with one line on stderr, 2 when there is nothing to report (no usable run, a sweep
+folder missing or unreadable) or an option is wrong, 1 when a file cannot be written, 130 on Ctrl-C and 143 on
+SIGTERM.
 """
 
 # ruff: noqa: E402 - the libraries are imported after the Ctrl-C handler that covers their loading
@@ -75,12 +76,16 @@ def write_report(sweep_dirs: Sequence[Path], out_dir: Path, options: Options) ->
         The path of report.md.
 
     Raises:
-        ReportError: a sweep folder is missing, or no job has a usable seed.
+        ReportError: a sweep folder is missing or cannot be read, no job has a usable seed, or ``out_dir`` holds
+            other files than a report's.
+        OSError: a report file cannot be written; the old report is left as it was.
     """
     try:
         collection = collect(sweep_dirs)
     except FileNotFoundError as error:
         raise ReportError(str(error)) from error
+    except OSError as error:  # a sweep folder that cannot be listed; a job folder is only skipped
+        raise ReportError(f"cannot read {error.filename}: {error.strerror or error}") from error
     if collection.metrics.empty:
         where = ", ".join(str(sweep) for sweep in sweep_dirs)
         raise ReportError(f"no completed runs with metrics.csv under {where}")

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from bench import collect, report, sweeps
+from helpers.cli import run_cli
+from helpers.configs import NO_XLA, QUICK
 from helpers.results import run_record, write_job, write_sweep
 
 FINALS = {"forward": {0: 0.80, 1: 0.84}, "backward": {0: 0.70, 1: 0.74}, "bidirectional-sum": {0: 0.9, 1: 0.93}}
@@ -172,3 +174,19 @@ def test_a_file_inside_a_job_that_cannot_be_read_skips_that_job(sweep, monkeypat
     monkeypatch.setattr(Path, "read_text", read_text)
     problems = problems_of(sweep)
     assert problems["1"][0] == "damaged" and "run.json is not readable JSON (PermissionError)" in problems["1"][1]
+
+
+@pytest.mark.slow
+def test_a_real_sweeps_record_names_the_job_whose_folder_was_deleted(tmp_path):
+    folder = tmp_path / "sweep"
+    overrides = ["-m", "model=forward,backward", "n_seeds=2", *QUICK, NO_XLA, f"hydra.sweep.dir={folder}"]
+    finished = run_cli(*overrides, cwd=tmp_path, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert problems_of(folder) == {}
+    os.rename(folder / "1", tmp_path / "deleted")
+    kind, reason = problems_of(folder)["1"]
+    assert kind == "missing"
+    assert (
+        reason.startswith("job 1 (model=backward n_seeds=2 train.epochs=20 ")
+        and "is planned in multirun.yaml" in reason
+    )
