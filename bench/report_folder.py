@@ -2,10 +2,12 @@
 
 A process killed at any moment, even with SIGKILL, leaves either the old complete report or the new complete one
 under the report's name, never a mix of both and never a truncated file: files are written into
-``.<name>.<random>.tmp`` next to the report folder, flushed to disk, and the two folders are exchanged in one
-``renameat2(RENAME_EXCHANGE)`` call (Linux 3.15+, called through ctypes since Python has no binding for it).
-Where the file system cannot exchange, the old folder is renamed aside and the new one renamed in: a kill
-between the two renames leaves no report under the name, and the old one complete under its temporary name.
+``.<name>.<random>.staging`` next to the report folder (not ``.tmp``: the next run of a job removes stale
+``.*.tmp`` files from its folder, where a report of that one job goes), flushed to disk, and the two folders are
+exchanged in one ``renameat2(RENAME_EXCHANGE)`` call (Linux 3.15+, called through ctypes since Python has no
+binding for it). Where the file system cannot exchange, the old folder is renamed aside and the new one renamed
+in: a kill between the two renames leaves no report under the name, and the old one complete under its temporary
+name.
 
 One report writes a folder at a time (a blocking ``flock`` on ``.<name>.lock`` beside it), so temporary folders a
 killed report left behind can be removed by the next one.
@@ -96,10 +98,10 @@ def replacing(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "a", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for stale in target.parent.glob(f".{target.name}.*.tmp*"):
+        for stale in target.parent.glob(f".{target.name}.*.staging*"):
             shutil.rmtree(stale, ignore_errors=True)
         _check_replaceable(target)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".staging"))
         try:
             os.chmod(staging, 0o777 & ~_umask())
             yield staging

@@ -162,3 +162,14 @@ def test_an_unknown_baseline_is_rejected_with_the_list(sweep, tmp_path):
     (line,) = finished.stderr.strip().splitlines()
     assert line.startswith("bench.report: argument --baseline: 'lstm' is not a variant: one of forward, backward,")
     assert "bidirectional_concat" in line
+
+
+def test_where_folders_cannot_be_exchanged_the_new_report_is_renamed_in(sweep, monkeypatch):
+    from bench import report_folder
+
+    assert report.main([str(sweep), *OPTIONS]) == 0
+    monkeypatch.setattr(report_folder, "_exchange", lambda first, second: False)
+    write_variant_job(sweep / "3", "bidirectional-concat", {0: 0.9, 1: 0.91, 2: 0.9})
+    assert report.main([str(sweep), *OPTIONS]) == 0
+    assert "bidirectional-concat" in (sweep / "report" / "summary.csv").read_text()
+    assert [path.name for path in sweep.iterdir() if path.name.startswith(".report")] == [".report.lock"]
