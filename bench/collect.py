@@ -7,10 +7,10 @@ the sweep planned (its multirun.yaml) that has no folder: missing, or pending wh
 
 A seed enters the analysis (:attr:`Collection.metrics`) only when its job's ``run.json`` is readable, the
 seed finished (its entry in ``seed_status`` says ``completed``, or the job says ``completed`` when there is no
-such entry), and its rows reach the last epoch of the config on both splits. When the same variant and seed
-appear in more than one job folder, the folder read last (sweeps in the order given, jobs in numeric order) is
-used and the others are listed as duplicates. Runs of one variant with other settings are named apart
-(:func:`bench.schema.labelled_variant`).
+such entry), and its rows are every row its config promises, with finite losses (:mod:`bench.jobs`). When the
+same variant and seed appear in more than one job folder, the folder read last (sweeps in the order given, jobs
+in numeric order) is used and the others are listed as duplicates. Runs of one variant with other settings are
+named apart (:func:`bench.schema.labelled_variant`).
 """
 
 from __future__ import annotations
