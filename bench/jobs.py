@@ -196,15 +196,15 @@ def _short_seed(seed: int, metrics: pd.DataFrame, config: dict[str, Any], shortf
 
 def _read_by_length(job: Job, job_dir: Path, shortfalls: list[store.Shortfall]) -> None:
     """The by-length rows of the used seeds; when they fall short only the by-length table loses this job."""
+    reasons = [str(shortfall) for shortfall in shortfalls if shortfall.seed in (None, *job.used_seeds)]
     try:
         job.by_length = read_by_length(job_dir / BY_LENGTH_FILE)
     except FileNotFoundError:
         pass
     except DamagedFileError as error:
-        shortfalls = [error]
-    relevant = [s for s in shortfalls if not isinstance(s, store.Shortfall) or s.seed in (None, *job.used_seeds)]
-    if relevant and job.used_seeds:
-        reason = f"{relevant[0]} (by-length results of this job left out)"
+        reasons = [str(error)]
+    if reasons and job.used_seeds:
+        reason = f"{reasons[0]} (by-length results of this job left out)"
         log.warning("ignoring %s: %s", job_dir / BY_LENGTH_FILE, reason)
         job.skip(None, "damaged" if (job_dir / BY_LENGTH_FILE).exists() else "missing", reason)
         job.by_length = None
