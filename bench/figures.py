@@ -193,7 +193,9 @@ def _draw_accuracy(bands: pd.DataFrame, late_from: int, styles: dict, lines: dic
     plots.plot_curves(bands, "accuracy", styles=styles, references=lines, ylabel="held-out accuracy", ax=whole)
     shown = bands.loc[bands["epoch"] >= late_from]
     leading = shown.loc[shown["variant"].isin(leading_rows(bands))]
-    low, high = leading["accuracy_low"].min(), leading["accuracy_high"].max()
+    # with one seed there are no bands (NaN bounds): the means alone set the range
+    low = pd.concat([leading["accuracy_low"], leading["accuracy_mean"]]).min()
+    high = pd.concat([leading["accuracy_high"], leading["accuracy_mean"]]).max()
     near = {label: value for label, value in lines.items() if low <= value <= high}
     plots.plot_curves(shown, "accuracy", styles=styles, references=near, ylabel="held-out accuracy", ax=late)
     margin = 0.05 * (high - low) if high > low else 0.01

@@ -75,7 +75,9 @@ def _against_baselines(analysis: Analysis) -> list[str]:
     for name, value in lines.items():
         above = summary.loc[summary["final_accuracy_low"] > value, "variant"].tolist()
         below = summary.loc[summary["final_accuracy_high"] < value, "variant"].tolist()
-        straddle = summary.loc[~summary["variant"].isin(above + below)]
+        # a row of one seed has no interval, so it is neither placed nor said to contain the line
+        unplaced = summary.loc[summary["final_accuracy_low"].isna(), "variant"].tolist()
+        straddle = summary.loc[~summary["variant"].isin(above + below + unplaced)]
         parts = [f"above it: {', '.join(above) or 'none'}"]
         if below:
             parts.append(f"below it: {', '.join(below)}")
@@ -84,6 +86,8 @@ def _against_baselines(analysis: Analysis) -> list[str]:
                 "interval containing it: "
                 + ", ".join(f"{row['variant']} {_accuracy(row)}" for _, row in straddle.iterrows())
             )
+        if unplaced:
+            parts.append(f"no interval to place (fewer than 2 seeds): {', '.join(unplaced)}")
         sentences.append(f"Against the {name} {format_number(value, 4)} ({setting['lengths']}): {'; '.join(parts)}.")
     return sentences
 

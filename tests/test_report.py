@@ -375,3 +375,18 @@ def test_a_baseline_named_with_its_settings_stands_in_for_its_plain_name():
     assert choose_baseline(["backward", "forward"], "forward") == ("forward", None)
     fallback, note = choose_baseline(["bidirectional-sum", "backward"], "forward")
     assert fallback == "backward" and "no usable runs" in note
+
+
+def test_a_sweep_of_one_seed_per_variant_is_reported_with_intervals_marked_unavailable(tmp_path):
+    # n_seeds=1 is the default, so `bench.run -m model=...` then `bench.report` must work on it
+    sweep = tmp_path / "sweep"
+    write_sweep(sweep, {"forward": {0: 0.93}, "bidirectional-sum": {0: 0.95}, "backward": {0: 0.89}})
+    assert report.main([str(sweep), *LAST_ONLY]) == 0
+    summary = pd.read_csv(sweep / "report" / "summary.csv").set_index("variant")
+    assert summary.loc["bidirectional-sum", "final_accuracy_mean"] == pytest.approx(0.95)
+    assert summary["final_accuracy_low"].isna().all()
+    for figure in ("heldout_accuracy.png", "final_accuracy.png"):
+        assert (sweep / "report" / figure).stat().st_size > 0
+    findings = (sweep / "report" / "report.md").read_text().split("## Summary")[0]
+    assert "interval containing it" not in findings
+    assert "no interval to place (fewer than 2 seeds): forward, backward, bidirectional-sum" in findings
