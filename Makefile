@@ -17,7 +17,7 @@ SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
 sweep_and_report = $(PY) -m bench.run -m $(1) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast run sweep directions merges variable-length report bench ui lint format clean
+.PHONY: help install test test-fast run sweep directions merges variable-length length-generalisation report bench ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ merges: install ## the four merge modes, then the report
 
 variable-length: install ## every variant on sequences of 5 to 20 steps, then the report
 	$(call sweep_and_report,experiment=variable_length $(SIZE) $(SWEEP_ARGS))
+
+length-generalisation: install ## every variant trained on 10 steps and scored on 5 to 100 steps, then the report
+	$(call sweep_and_report,experiment=length_generalisation n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS))
 
 report: install ## report the latest sweep under outputs/multirun
 	$(PY) -m bench.report

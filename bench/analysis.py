@@ -52,11 +52,37 @@ def _lengths_label(min_length: int, max_length: int | None) -> str:
 BASELINE_COLUMNS = ("position_only", "position_and_length", "position_only_loss", "position_and_length_loss")
 
 
-def data_settings(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def training_lengths(runs: pd.DataFrame) -> pd.DataFrame:
+    """The training length range of each used run: columns run_dir, min_length, max_length (NaN when unknown)."""
+    used = runs.loc[runs["n_seeds_used"] > 0].copy()
+    # variable lengths come from min_timesteps/max_timesteps; a config without them has fixed n_timesteps
+    has_range = used["min_timesteps"].notna() & used["max_timesteps"].notna()
+    used["min_length"] = used["min_timesteps"].where(has_range, used["n_timesteps"])
+    used["max_length"] = used["max_timesteps"].where(has_range, used["n_timesteps"])
+    return used
+
+
+def _other_length_baselines(lengths: str, threshold: float, other: list[int]) -> pd.DataFrame:
+    """Per held-out length outside the training range: the accuracy of the predictor that knows the length (for
+    a set of one length, the majority label at each position of that length); position-only is not defined
+    there, since the training lengths never reach those positions or lengths."""
+    return pd.DataFrame(
+        {
+            "lengths": lengths,
+            "length": other,
+            "position_only": math.nan,
+            "position_and_length": [task_baselines(threshold, length).position_only_accuracy for length in other],
+        }
+    )
+
+
+def data_settings(runs: pd.DataFrame, by_length: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The distinct data settings of the used runs, each with the task's baselines (:mod:`bench.baselines`).
 
     Args:
         runs: :attr:`bench.collect.Collection.runs`.
+        by_length: :attr:`bench.collect.Collection.by_length`; held-out lengths of a setting's runs outside its
+            training range get per-length baselines too.
 
     Returns:
         (settings, per length): settings has one row per setting: min_length, max_length, lengths (as text),
@@ -64,13 +90,9 @@ def data_settings(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         position_and_length (accuracies), position_only_loss, position_and_length_loss (nats), exact (False for
         a Monte Carlo estimate); the baselines are NaN when a setting is unknown. Per length has columns
         lengths, length, position_only, position_and_length: each predictor's accuracy on the sequences of one
-        length.
+        length (training lengths first, then other held-out lengths, where position_only is NaN).
     """
-    used = runs.loc[runs["n_seeds_used"] > 0].copy()
-    # variable lengths come from min_timesteps/max_timesteps; a config without them has fixed n_timesteps
-    has_range = used["min_timesteps"].notna() & used["max_timesteps"].notna()
-    used["min_length"] = used["min_timesteps"].where(has_range, used["n_timesteps"])
-    used["max_length"] = used["max_timesteps"].where(has_range, used["n_timesteps"])
+    used = training_lengths(runs)
     rows, per_length = [], []
     for (min_length, max_length, threshold), group in used.groupby(
         ["min_length", "max_length", "threshold"], dropna=False, sort=True
@@ -111,6 +133,11 @@ def data_settings(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                     }
                 )
             )
+            if by_length is not None and not by_length.empty:
+                scored = by_length.loc[by_length["run_dir"].isin(group["run_dir"]), "length"]
+                other = sorted({int(length) for length in scored} - set(range(low, high + 1)))
+                if other:
+                    per_length.append(_other_length_baselines(lengths, float(threshold), other))
         rows.append(row)
     columns = ["lengths", "length", "position_only", "position_and_length"]
     return pd.DataFrame(rows), pd.concat(per_length, ignore_index=True) if per_length else pd.DataFrame(columns=columns)
@@ -145,7 +172,8 @@ class Analysis:
         baseline: the variant compared against; baseline_note says why when it is not the one asked for.
         comparisons: every other row minus the baseline row, both metrics (:func:`bench.pairwise.against`).
         settings, length_baselines: :func:`data_settings`.
-        by_length: :func:`bench.stats.accuracy_by_length` rows, empty unless there are several lengths.
+        by_length: :func:`bench.stats.accuracy_by_length` rows with a column ``trained`` (the length lies in the
+            training range of the row's runs), empty unless there are several lengths.
     """
 
     collection: Collection
@@ -185,7 +213,7 @@ def analyse(collection: Collection, options: Options) -> Analysis:
     comparisons = pd.concat([pairwise.against(table, baseline) for table in pairs.values()], ignore_index=True)
     by_length = collection.by_length
     many_lengths = not by_length.empty and by_length["length"].nunique() > 1
-    settings, length_baselines = data_settings(collection.runs)
+    settings, length_baselines = data_settings(collection.runs, by_length)
     return Analysis(
         collection=collection,
         options=options,
@@ -198,5 +226,16 @@ def analyse(collection: Collection, options: Options) -> Analysis:
         comparisons=comparisons,
         settings=settings,
         length_baselines=length_baselines,
-        by_length=stats.accuracy_by_length(by_length, method) if many_lengths else pd.DataFrame(),
+        by_length=_accuracy_by_length(collection, options) if many_lengths else pd.DataFrame(),
     )
+
+
+def _accuracy_by_length(collection: Collection, options: Options) -> pd.DataFrame:
+    """:func:`bench.stats.accuracy_by_length` with the column ``trained``."""
+    table = stats.accuracy_by_length(collection.by_length, options.method, options.last_k)
+    ranges = training_lengths(collection.runs)[["run_dir", "min_length", "max_length"]]
+    rows = collection.by_length.merge(ranges, on="run_dir", how="left")
+    rows = rows.loc[rows["length"].between(rows["min_length"], rows["max_length"])]
+    trained = set(zip(rows["variant"], rows["length"], strict=True))
+    table["trained"] = [(row.variant, row.length) in trained for row in table.itertuples()]
+    return table

@@ -13,6 +13,7 @@ trace and compile each structure and shape once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -208,6 +209,22 @@ class HeldoutScorer:
         return loss, accuracy
 
 
+def _extra_lengths(cfg: BenchConfig) -> list[int]:
+    data = cfg.data
+    return datasets.extra_heldout_lengths(data.min_timesteps, data.max_timesteps, data.heldout_lengths)
+
+
+def _length_scorer(
+    cfg: BenchConfig, structure: Structure, timings: Timings, seeds: list[int], length: int
+) -> HeldoutScorer:
+    """Scores every packed seed's held-out set of another ``length`` (fixed-length, so unmasked), with the
+    recurrence unrolled or looped over time as that length calls for."""
+    data = cfg.data
+    sets = [datasets.heldout_at_length(seed, length, data.threshold, data.heldout_size) for seed in seeds]
+    at_length = dataclasses.replace(structure, unroll=length <= cfg.train.unroll_max_steps)
+    return HeldoutScorer(functions_for(at_length).evaluate, at_length, timings, sets, masked=False)
+
+
 def train_compiled(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> None:
     """Trains every seed of ``recorder`` side by side, filling recorder and timings."""
     data, train_cfg, model = cfg.data, cfg.train, cfg.model
@@ -234,11 +251,14 @@ def train_compiled(cfg: BenchConfig, recorder: Recorder, timings: Timings, progr
         for s in seeds
     ]
     score_heldout = HeldoutScorer(functions.evaluate, structure, timings, heldout, variable)
+    score_at_length = {length: _length_scorer(cfg, structure, timings, seeds, length) for length in _extra_lengths(cfg)}
 
     def evaluate(epoch: int) -> None:
         started = time.perf_counter()
         loss, accuracy = score_heldout(params)
-        recorder.add_heldout(epoch, loss, accuracy, heldout, final=epoch == train_cfg.epochs)
+        recorder.add_heldout(epoch, loss, accuracy, heldout)
+        for length, scorer in score_at_length.items():
+            recorder.add_at_length(epoch, length, *scorer(params))
         timings.eval_s += time.perf_counter() - started
 
     engine_started = time.perf_counter()

@@ -10,13 +10,13 @@ one seed sees exactly the same training batches and held-out set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 # Independent random streams per seed.
-TRAIN_VALUES, TRAIN_LENGTHS, HELDOUT_VALUES, HELDOUT_LENGTHS, INIT_WEIGHTS = range(5)
+TRAIN_VALUES, TRAIN_LENGTHS, HELDOUT_VALUES, HELDOUT_LENGTHS, INIT_WEIGHTS, HELDOUT_AT_LENGTH = range(6)
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,23 @@ def heldout_set(seed: int, min_timesteps: int, max_timesteps: int, threshold: fl
         max_timesteps,
         threshold,
     )
+
+
+def extra_heldout_lengths(min_timesteps: int, max_timesteps: int, heldout_lengths: Iterable[int] | None) -> list[int]:
+    """The held-out lengths outside the training range, ascending: each is scored on a set of its own.
+
+    Lengths inside the range are scored on the sequences of that length in the held-out set itself.
+    """
+    return sorted({int(length) for length in heldout_lengths or ()} - set(range(min_timesteps, max_timesteps + 1)))
+
+
+def heldout_at_length(seed: int, length: int, threshold: float, size: int) -> Sequences:
+    """The fixed held-out set of one seed at one length: x, y of shape [size, length], threshold * length.
+
+    Its stream is keyed by the length too, so a set does not depend on which other lengths are scored.
+    """
+    rng = np.random.default_rng([int(seed), HELDOUT_AT_LENGTH, int(length)])
+    return draw(rng, rng, (size,), length, length, threshold)
 
 
 def init_rng(seed: int, part: int) -> np.random.Generator:

@@ -54,7 +54,8 @@ class Recorder:
     """Collects the tidy results of one job as training goes.
 
     ``metrics`` columns: variant, direction, merge, aligned, seed, epoch, split (train|heldout), loss, accuracy.
-    ``by_length`` columns: the same identity columns, epoch, length, n_sequences, loss, accuracy.
+    ``by_length`` columns: the same identity columns, epoch, length, n_sequences, loss, accuracy: every held-out
+    evaluation, per sequence length of the held-out set and per other length scored (``data.heldout_lengths``).
     Held-out loss and accuracy are means over real steps, so every step counts once whatever its sequence length.
     """
 
@@ -105,17 +106,12 @@ class Recorder:
         )
 
     def add_heldout(
-        self,
-        epoch: int,
-        loss: np.ndarray,
-        accuracy: np.ndarray,
-        heldout: list[datasets.Sequences],
-        final: bool,
+        self, epoch: int, loss: np.ndarray, accuracy: np.ndarray, heldout: list[datasets.Sequences]
     ) -> None:
         """Adds the held-out rows of every active replica from per-sequence loss and accuracy [K, N].
 
-        Each replica's row is the mean over all real steps (sequences weighted by their lengths); at the final
-        epoch the by-length table gets one row per replica and sequence length.
+        Each replica's row is the mean over all real steps (sequences weighted by their lengths); the by-length
+        table gets one row per replica and sequence length of its held-out set.
         """
         active = [k for k in range(len(self.seeds)) if self.active(k)]
         steps = np.stack([heldout[k].lengths for k in active]).astype(np.float64)
@@ -133,8 +129,6 @@ class Recorder:
                 columns=METRIC_COLUMNS[4:],
             )
         )
-        if not final:
-            return
         length_rows = []
         for row, seed in enumerate(seeds):
             for length in np.unique(steps[row]):
@@ -151,6 +145,24 @@ class Recorder:
                 )
         self.frames["length"].append(pd.DataFrame.from_records(length_rows, columns=LENGTH_COLUMNS[4:]))
 
+    def add_at_length(self, epoch: int, length: int, loss: np.ndarray, accuracy: np.ndarray) -> None:
+        """Adds the by-length rows of a held-out set of one other length from per-sequence loss and accuracy
+        [K, N] (one row per active replica, the mean over its N sequences)."""
+        active = [k for k in range(len(self.seeds)) if self.active(k)]
+        loss, accuracy = np.asarray(loss, np.float64)[active], np.asarray(accuracy, np.float64)[active]
+        frame = pd.DataFrame(
+            {
+                "seed": [self.seeds[k] for k in active],
+                "epoch": epoch,
+                "length": length,
+                "n_sequences": loss.shape[1],
+                "loss": loss.mean(1),
+                "accuracy": accuracy.mean(1),
+            },
+            columns=LENGTH_COLUMNS[4:],
+        )
+        self.frames["length"].append(frame)
+
     def _table(self, frames: list[pd.DataFrame], columns: list[str], order: list[str]) -> pd.DataFrame:
         parts = [frame for frame in frames if len(frame)]
         table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns[4:])
@@ -161,7 +173,7 @@ class Recorder:
         return self._table(self.frames["train"] + self.frames["heldout"], METRIC_COLUMNS, ["seed", "split", "epoch"])
 
     def by_length(self) -> pd.DataFrame:
-        return self._table(self.frames["length"], LENGTH_COLUMNS, ["seed", "length"])
+        return self._table(self.frames["length"], LENGTH_COLUMNS, ["seed", "epoch", "length"])
 
     def latest(self, split: str, column: str) -> float:
         """Mean over seeds of the most recent ``split`` value of ``column`` (for progress lines)."""
@@ -273,6 +285,7 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
 
     data, train_cfg, model = cfg.data, cfg.train, cfg.model
     variable = data.min_timesteps != data.max_timesteps
+    extra_lengths = datasets.extra_heldout_lengths(data.min_timesteps, data.max_timesteps, data.heldout_lengths)
     eval_epochs = set(_eval_epochs(train_cfg.epochs, train_cfg.eval_every))
 
     def inputs(sequences: datasets.Sequences) -> np.ndarray:
@@ -290,14 +303,27 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
         )
         heldout = datasets.heldout_set(seed, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size)
+        # each other held-out length is scored by a model of its own length that takes the trained weights
+        other_lengths = {
+            length: (
+                build_keras_model(model, length, masked=variable),
+                datasets.heldout_at_length(seed, length, data.threshold, data.heldout_size),
+            )
+            for length in extra_lengths
+        }
         # Writes straight into the job's tables, so an interruption keeps this seed's rows too.
         solo = Recorder(cfg, [seed], failures=recorder.failures, frames=recorder.frames)
 
-        def evaluate(epoch: int, network=network, heldout=heldout, solo=solo) -> None:
+        def evaluate(epoch: int, network=network, heldout=heldout, solo=solo, other_lengths=other_lengths) -> None:
             eval_started = time.perf_counter()
             probabilities = network.predict(inputs(heldout), batch_size=1000, verbose=0)[..., 0]
             loss, accuracy = score(probabilities, heldout)
-            solo.add_heldout(epoch, loss[None], accuracy[None], [heldout], final=epoch == train_cfg.epochs)
+            solo.add_heldout(epoch, loss[None], accuracy[None], [heldout])
+            for length, (scorer, sequences) in other_lengths.items():
+                scorer.set_weights(network.get_weights())
+                probabilities = scorer.predict(inputs(sequences), batch_size=1000, verbose=0)[..., 0]
+                loss, accuracy = score(probabilities, sequences)
+                solo.add_at_length(epoch, length, loss[None], accuracy[None])
             timings.eval_s += time.perf_counter() - eval_started
 
         evaluate(0)

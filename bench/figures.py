@@ -154,10 +154,11 @@ def figure_specs(analysis: Analysis) -> list[FigureSpec]:
         specs.append(
             FigureSpec(
                 ACCURACY_BY_LENGTH,
-                f"Final held-out accuracy (last evaluation) against sequence length; {band} Grey: per length, the "
-                "accuracy of a predictor that sees only the position of a step (dashed) or also the length of "
-                "its sequence (dotted).",
-                lambda: _draw_by_length(length_bands, analysis.length_baselines, styles),
+                f"Final held-out accuracy (mean of the last {options.last_k} evaluations) against sequence "
+                f"length; {band} Shaded: the lengths trained on. Grey: per length, the accuracy of a predictor "
+                "that sees only the position of a step (dashed; defined on the training lengths) or also the "
+                "length of its sequence (dotted).",
+                lambda: _draw_by_length(length_bands, analysis.length_baselines, analysis.settings, styles),
             )
         )
     return specs
@@ -239,11 +240,20 @@ def _per_seed_differences(outcomes: pd.DataFrame, baseline: str, metric: str) ->
     return paired.assign(difference=paired[metric] - paired["base"])[["variant", "seed", "difference"]]
 
 
-def _draw_by_length(bands: pd.DataFrame, baselines: pd.DataFrame, styles: dict) -> object:
+def _draw_by_length(bands: pd.DataFrame, baselines: pd.DataFrame, settings: pd.DataFrame, styles: dict) -> object:
     ax = plots.plot_curves(bands, "accuracy", styles=styles, x="length", ylabel="final held-out accuracy")
+    for row in settings.dropna(subset=["min_length"]).itertuples():
+        ax.axvspan(row.min_length - 0.5, row.max_length + 0.5, color="0.85", zorder=0, label="trained on")
     for column, linestyle in (("position_only", "--"), ("position_and_length", ":")):
         for _, rows in baselines.groupby("lengths"):
+            rows = rows.sort_values("length").dropna(subset=[column])
             label = column.replace("_", "-")
             ax.plot(rows["length"], rows[column], color="0.4", linestyle=linestyle, marker=".", label=label)
+    lengths = bands["length"]
+    if lengths.max() >= 8 * lengths.min():
+        # held-out lengths far beyond the training ones: equal steps for equal ratios
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(lengths.unique()), [str(length) for length in sorted(lengths.unique())])
+        ax.minorticks_off()
     plots.legend_outside(ax)
     return ax

@@ -92,6 +92,30 @@ def _against_baselines(analysis: Analysis) -> list[str]:
     return sentences
 
 
+def _beyond_training(analysis: Analysis) -> list[str]:
+    """One sentence on the held-out lengths outside the training range, when there are any (one data setting)."""
+    table = analysis.by_length
+    if table.empty or len(analysis.settings) != 1 or table["trained"].all():
+        return []
+    other = table.loc[~table["trained"]]
+    baselines = analysis.length_baselines.set_index("length")["position_and_length"]
+    setting = analysis.settings.iloc[0]
+    lengths = sorted(other["length"].unique())
+    above = [
+        variant
+        for variant, rows in other.groupby("variant", sort=False)
+        if len(rows) == len(lengths) and (rows["accuracy_low"] > rows["length"].map(baselines)).all()
+    ]
+    longest = other.loc[other["length"] == lengths[-1]].sort_values("accuracy_mean", ascending=False).iloc[0]
+    return [
+        f"Outside the training lengths ({setting['lengths']}), scored at lengths "
+        f"{', '.join(map(str, lengths))}: above the accuracy of the predictor that knows position and length at "
+        f"every one of them: {', '.join(above) or 'none'}; at {lengths[-1]} steps the highest mean is "
+        f"{longest['variant']}, {format_interval(longest.accuracy_mean, longest.accuracy_low, longest.accuracy_high)}"
+        f", against that predictor's {format_number(baselines[lengths[-1]], 4)}."
+    ]
+
+
 def _budget(analysis: Analysis) -> str:
     used = analysis.collection.runs.loc[analysis.collection.runs["n_seeds_used"] > 0]
     return (
@@ -124,6 +148,7 @@ def findings(analysis: Analysis) -> list[str]:
             f"Only one row, {best_name}: final held-out accuracy {_accuracy(summary.loc[best_name])} over "
             f"{best['n_seeds']} seeds; there is nothing to compare it with.",
             *_against_baselines(analysis),
+            *_beyond_training(analysis),
             _budget(analysis),
         ]
     items = [
@@ -145,5 +170,6 @@ def findings(analysis: Analysis) -> list[str]:
         f"{alpha:g}): " + "; ".join(f"{rank}: {names}" for rank, names in groups.items()) + "."
     )
     items += _against_baselines(analysis)
+    items += _beyond_training(analysis)
     items.append(_budget(analysis))
     return items

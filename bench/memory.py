@@ -9,6 +9,7 @@ from __future__ import annotations
 import psutil
 from omegaconf import DictConfig, OmegaConf
 
+from bench.data import extra_heldout_lengths
 from bench.schema import ConfigError, Direction
 
 # Memory a job needs besides its arrays: Python, TensorFlow and Keras once loaded (measured: about 0.7 GB).
@@ -29,7 +30,9 @@ def estimated_bytes(cfg: DictConfig) -> dict[str, int]:
     seeds, steps = cfg.n_seeds, cfg.data.max_timesteps
     directions = 2 if Direction(cfg.model.direction) is Direction.bidirectional else 1
     chunk = min(cfg.train.eval_every, cfg.train.epochs)
-    heldout = cfg.data.heldout_size * steps
+    # each held-out length outside the training range has a set of its own
+    other_steps = sum(extra_heldout_lengths(cfg.data.min_timesteps, cfg.data.max_timesteps, cfg.data.heldout_lengths))
+    heldout = cfg.data.heldout_size * (steps + other_steps)
     batch = cfg.train.batch_size * steps
     return {
         "held-out set": heldout * (HELDOUT_BYTES_PER_STEP * seeds + SCORING_BYTES_PER_STEP),
@@ -41,7 +44,7 @@ def estimated_bytes(cfg: DictConfig) -> dict[str, int]:
 
 # The setting to name for each part of the estimate, and what else lowers it.
 _REMEDIES = {
-    "held-out set": ("data.heldout_size", " or n_seeds"),
+    "held-out set": ("data.heldout_size", ", data.heldout_lengths or n_seeds"),
     "training batches": ("train.batch_size", ", train.eval_every or n_seeds"),
     "activations": ("train.batch_size", ", model.units or n_seeds"),
     "runtime": ("n_seeds", ""),

@@ -184,6 +184,7 @@ def by_length_blocks(analysis: Analysis) -> list[Block]:
         [
             row.variant,
             str(row.length),
+            "yes" if row.trained else "no",
             str(row.n_seeds),
             format_interval(row.accuracy_mean, row.accuracy_low, row.accuracy_high),
         ]
@@ -192,8 +193,10 @@ def by_length_blocks(analysis: Analysis) -> list[Block]:
     return [
         Heading("Accuracy by sequence length"),
         Paragraph(
-            "Held-out accuracy of the sequences of each length at the last evaluation: mean over seeds, "
-            f"{analysis.method.describe()}."
+            "Held-out accuracy of the sequences of each length, each seed's mean over its last "
+            f"{analysis.options.last_k} evaluations: mean over seeds, {analysis.method.describe()}. Lengths "
+            "outside the training range are scored on held-out sets of their own, labelled with the same "
+            "threshold times their own length."
         ),
-        Table(["variant", "length", "seeds", "accuracy"], rows),
+        Table(["variant", "length", "trained on", "seeds", "accuracy"], rows),
     ]

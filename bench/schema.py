@@ -69,6 +69,9 @@ class DataConfig:
     threshold: float = 0.25
     # sequences in the fixed held-out set
     heldout_size: int = 1000
+    # lengths the held-out set is also scored at (null: the training lengths only); each length outside the
+    # training range gets its own fixed set of heldout_size sequences, threshold a quarter of its own length
+    heldout_lengths: list[int] | None = None
 
 
 @dataclass
@@ -234,6 +237,14 @@ def validate(cfg: DictConfig | BenchConfig) -> None:
     )
     _require(0 < data.threshold < 1, "data.threshold", data.threshold, "a number strictly between 0 and 1")
     _require(data.heldout_size >= 1, "data.heldout_size", data.heldout_size, "a whole number >= 1")
+    if data.heldout_lengths is not None:
+        lengths = list(data.heldout_lengths)
+        _require(
+            bool(lengths) and min(lengths) >= 2 and len(set(lengths)) == len(lengths),
+            "data.heldout_lengths",
+            lengths,
+            "a non-empty list of distinct whole numbers >= 2, or null for the training lengths",
+        )
     _require(train.epochs >= 1, "train.epochs", train.epochs, "a whole number >= 1")
     _require(train.batch_size >= 1, "train.batch_size", train.batch_size, "a whole number >= 1")
     _require(

@@ -231,16 +231,22 @@ def curve_intervals(frame: pd.DataFrame, value: str, method: IntervalMethod, x: 
     return sorted_by_variant(table, extra=[x])
 
 
-def accuracy_by_length(by_length: pd.DataFrame, method: IntervalMethod) -> pd.DataFrame:
-    """Mean held-out accuracy over seeds for each variant and sequence length, with its interval.
+def accuracy_by_length(by_length: pd.DataFrame, method: IntervalMethod, last_k: int = LAST_K) -> pd.DataFrame:
+    """Final held-out accuracy over seeds for each variant and sequence length, with its interval.
 
     Args:
-        by_length: heldout_by_length rows: variant, seed, length, accuracy (one row per seed and length).
+        by_length: heldout_by_length rows: variant, seed, epoch, length, accuracy (one row per seed, evaluated
+            epoch and length).
         method: how intervals of means are made.
+        last_k: each seed's final accuracy at a length is the mean of its last ``last_k`` evaluations there, as
+            final held-out accuracy is in :func:`seed_outcomes`.
 
     Returns:
         Columns variant, length, n_seeds, accuracy_mean, accuracy_low, accuracy_high.
     """
-    table = curve_intervals(by_length, "accuracy", method, x="length").rename(columns={"n": "n_seeds"})
+    ordered = by_length.sort_values("epoch", kind="stable")
+    final = ordered.groupby(["variant", "seed", "length"], sort=True).tail(last_k)
+    per_seed = final.groupby(["variant", "seed", "length"], as_index=False)["accuracy"].mean()
+    table = curve_intervals(per_seed, "accuracy", method, x="length").rename(columns={"n": "n_seeds"})
     table["length"] = table["length"].astype(int)
     return table[["variant", "length", "n_seeds", "accuracy_mean", "accuracy_low", "accuracy_high"]]

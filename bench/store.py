@@ -233,9 +233,11 @@ def shortfalls(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | N
     - ``metrics.csv`` (METRIC_COLUMNS): for each seed, ``split=train`` rows at epochs 1 .. ``train.epochs``
       and ``split=heldout`` rows at epoch 0, every ``train.eval_every`` epochs and epoch ``train.epochs``, each
       exactly once, with finite losses and accuracies in [0, 1]; no rows of other seeds.
-    - ``heldout_by_length.csv`` (LENGTH_COLUMNS): for each seed, rows at epoch ``train.epochs`` only, one per
-      length, every length within ``data.min_timesteps .. data.max_timesteps``, their ``n_sequences`` adding
-      up to ``data.heldout_size``, with finite losses and accuracies in [0, 1].
+    - ``heldout_by_length.csv`` (LENGTH_COLUMNS): for each seed, rows at every held-out epoch of metrics.csv
+      and no other: at each, one row per length of the held-out set, every length within
+      ``data.min_timesteps .. data.max_timesteps``, their ``n_sequences`` adding up to ``data.heldout_size``,
+      and one row per length of ``data.heldout_lengths`` outside that range, with ``n_sequences`` equal to
+      ``data.heldout_size``; finite losses and accuracies in [0, 1].
 
     Returns:
         Per file, one whole-file shortfall (missing, unreadable, a line cut short or out of range, rows of a seed
@@ -248,6 +250,7 @@ def shortfalls(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | N
         epochs, every = _whole_number(config, "train", "epochs"), _whole_number(config, "train", "eval_every")
         lengths = (_whole_number(config, "data", "min_timesteps"), _whole_number(config, "data", "max_timesteps"))
         heldout_size = _whole_number(config, "data", "heldout_size")
+        other_lengths = _other_lengths(config, *lengths)
     except ValueError as error:
         return [Shortfall(None, None, str(error))]
     trained = range(first, first + n_seeds)
@@ -269,7 +272,9 @@ def shortfalls(folder: Path, config: Mapping[str, Any], seeds: Iterable[int] | N
             if name == METRICS_FILE:
                 problem = _non_finite_loss(mine) or _metrics_problem(mine, epochs, heldout_epochs)
             else:
-                problem = _non_finite_loss(mine) or _by_length_problem(mine, epochs, lengths, heldout_size)
+                problem = _non_finite_loss(mine) or _by_length_problem(
+                    mine, heldout_epochs, lengths, other_lengths, heldout_size
+                )
             if problem:
                 found.append(Shortfall(name, seed, problem))
     return found
@@ -363,13 +368,38 @@ def _metrics_problem(rows: pd.DataFrame, epochs: int, heldout_epochs: list[int])
     return None
 
 
-def _by_length_problem(rows: pd.DataFrame, epochs: int, lengths: tuple[int, int], heldout_size: int) -> str | None:
+def _other_lengths(config: Mapping[str, Any], low: int, high: int) -> list[int]:
+    """The config's held-out lengths outside low..high (none when ``data.heldout_lengths`` is null)."""
+    value = (config.get("data") or {}).get("heldout_lengths")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        raise ValueError(f"its config gives data.heldout_lengths as {value!r}, not a list of whole numbers")
+    return sorted(set(value) - set(range(low, high + 1)))
+
+
+def _by_length_problem(
+    rows: pd.DataFrame, heldout_epochs: list[int], lengths: tuple[int, int], other_lengths: list[int], size: int
+) -> str | None:
     if rows.empty:
         return "no rows"
-    if set(rows["epoch"]) != {epochs}:
-        return f"rows at epochs {sorted(set(rows['epoch']))}, expected {epochs} only"
-    if rows["length"].duplicated().any() or not rows["length"].between(*lengths).all():
-        return f"lengths {sorted(rows['length'])} are not distinct lengths in {lengths[0]}..{lengths[1]}"
-    if rows["n_sequences"].sum() != heldout_size:
-        return f"n_sequences add up to {rows['n_sequences'].sum():g}, not data.heldout_size {heldout_size}"
+    if sorted(set(rows["epoch"])) != heldout_epochs:
+        missing = sorted(set(heldout_epochs) - set(rows["epoch"]))
+        if missing:
+            return f"rows miss {len(missing)} of {len(heldout_epochs)} held-out epochs (first {missing[0]})"
+        return f"rows at epoch {sorted(set(rows['epoch']) - set(heldout_epochs))[0]:g}, which the config does not have"
+    for epoch, at_epoch in rows.groupby("epoch", sort=True):
+        trained = at_epoch.loc[at_epoch["length"].between(*lengths)]
+        others = at_epoch.loc[~at_epoch["length"].between(*lengths)]
+        where = f"at epoch {epoch:g}, "
+        if trained["length"].duplicated().any():
+            return f"{where}lengths {sorted(trained['length'])} repeat a length"
+        if sorted(others["length"]) != other_lengths:
+            expected = ", ".join(map(str, other_lengths)) or "none"
+            found = ", ".join(f"{length:g}" for length in sorted(others["length"])) or "none"
+            return f"{where}lengths outside {lengths[0]}..{lengths[1]} are {found}, expected {expected}"
+        if trained["n_sequences"].sum() != size:
+            return f"{where}n_sequences add up to {trained['n_sequences'].sum():g}, not data.heldout_size {size}"
+        if (others["n_sequences"] != size).any():
+            return f"{where}a held-out set of another length does not hold data.heldout_size {size} sequences"
     return None

@@ -30,6 +30,10 @@ BAD_VALUES = {
     "data.min_timesteps=8 data.max_timesteps=5": "data.max_timesteps",
     "train.batch_size=0": "train.batch_size",
     "engine=turbo": "engine",
+    "data.heldout_lengths=[5,5]": "data.heldout_lengths",
+    "data.heldout_lengths=[1,20]": "data.heldout_lengths",
+    "data.heldout_lengths=[]": "data.heldout_lengths",
+    "data.heldout_lengths=20": "data.heldout_lengths",
     # accepted before, though wrong: a typo added with +, an unknown key, seeds NumPy cannot take, infinity
     "+train.epoch=20": "train.epoch",
     "+foo=1": "foo",
@@ -121,6 +125,9 @@ def test_the_memory_estimate_grows_with_sizes_and_counts_jobs_run_side_by_side(m
     # measured: 2,000,000 sequences of 10 steps peak about 1.2 GB above the runtime's own memory
     assert 1.0 < memory.estimated_bytes(large)["held-out set"] / 2**30 < 1.6
     assert memory.estimated_bytes(small)["held-out set"] < 2**20
+    # a held-out set of 100 steps besides the one of 10 holds 11 times the steps
+    other_length = make_config("data.heldout_size=2000000", "data.heldout_lengths=[100]")
+    assert memory.estimated_bytes(other_length)["held-out set"] == 11 * memory.estimated_bytes(large)["held-out set"]
     packed = make_config("data.heldout_size=2000000", "n_seeds=4")
     assert memory.estimated_bytes(packed)["held-out set"] > 2 * memory.estimated_bytes(large)["held-out set"]
     one_job = sum(memory.estimated_bytes(large).values())
@@ -188,4 +195,5 @@ def test_a_single_run_prints_a_summary_without_nan_ms_per_epoch_and_writes_its_j
     assert set(metrics["variant"]) == {"backward-unaligned"}
     assert (metrics["split"] == "train").sum() == 30
     by_length = pd.read_csv(tmp_path / "run" / "heldout_by_length.csv")
-    assert by_length["length"].tolist() == [10] and by_length["n_sequences"].tolist() == [1000]
+    # every held-out evaluation (epochs 0 and 30) at the one training length
+    assert by_length[["epoch", "length", "n_sequences"]].values.tolist() == [[0, 10, 1000], [30, 10, 1000]]

@@ -60,3 +60,21 @@ def test_fixed_length_values_are_the_padded_values_of_the_same_stream(stream):
         fixed = next(data.training_batches(4, 12, 12, 0.25, 3, 5))
         variable = next(data.training_batches(4, 3, 12, 0.25, 3, 5))
     np.testing.assert_array_equal(fixed.x[variable.mask], variable.x[variable.mask])
+
+
+def test_a_held_out_set_of_another_length_uses_a_quarter_of_its_own_length_and_its_own_stream():
+    at_40 = data.heldout_at_length(seed=3, length=40, threshold=0.25, size=50)
+    assert at_40.x.shape == at_40.y.shape == (50, 40) and (at_40.lengths == 40).all()
+    np.testing.assert_array_equal(at_40.y, np.cumsum(at_40.x.astype(np.float64), axis=1) >= 10.0)
+    again = data.heldout_at_length(seed=3, length=40, threshold=0.25, size=50)
+    np.testing.assert_array_equal(again.x, at_40.x)
+    # other seeds and lengths draw other values, and none repeats the held-out set the model is scored on
+    assert not np.allclose(data.heldout_at_length(4, 40, 0.25, 50).x, at_40.x)
+    assert not np.allclose(data.heldout_at_length(3, 41, 0.25, 50).x[:, :40], at_40.x)
+    assert not np.allclose(data.heldout_set(3, 40, 40, 0.25, 50).x, at_40.x)
+
+
+def test_only_held_out_lengths_outside_the_training_range_get_sets_of_their_own():
+    assert data.extra_heldout_lengths(10, 10, None) == []
+    assert data.extra_heldout_lengths(10, 10, [100, 5, 10, 20]) == [5, 20, 100]
+    assert data.extra_heldout_lengths(5, 20, [5, 12, 20, 4, 21]) == [4, 21]

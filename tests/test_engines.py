@@ -208,3 +208,28 @@ def test_jobs_sharing_a_process_give_the_rows_each_gives_in_a_fresh_process(tmp_
     assert shared == (tmp_path / "alone" / "metrics.csv").read_text()
     assert shared != (tmp_path / "sweep" / "2" / "metrics.csv").read_text()
     assert not (tmp_path / "outputs").exists()  # runtime.compile_cache=null writes no cache
+
+
+OTHER_LENGTHS = "data.heldout_lengths=[3,10,25]"
+
+
+@pytest.mark.slow
+def test_other_held_out_lengths_leave_the_metrics_unchanged_and_agree_across_engines(small):
+    options = ["model=bidirectional_concat", *small, "seed=3", "train.jit_compile=false"]
+    plain, plain_recorder = train_metrics(*options, "n_seeds=2")
+    fast, fast_recorder = train_metrics(*options, "n_seeds=2", OTHER_LENGTHS)
+    # the metrics of the training lengths are the same numbers
+    pd.testing.assert_frame_equal(fast, plain)
+    by_length = fast_recorder.by_length()
+    # every evaluation at the training length as before, and at 3 (unrolled) and 25 (a loop over time) steps
+    trained = by_length.loc[by_length["length"] == 10].reset_index(drop=True)
+    pd.testing.assert_frame_equal(trained, plain_recorder.by_length())
+    assert by_length.groupby(["seed", "epoch"])["length"].apply(list).tolist() == [[3, 10, 25]] * 6
+    assert (by_length["n_sequences"] == 64).all()
+    scores = ["loss", "accuracy"]
+    _, reference = train_metrics(*options, OTHER_LENGTHS, "engine=reference")
+    ours = by_length.loc[by_length["seed"] == 3, scores]
+    np.testing.assert_allclose(ours, reference.by_length()[scores], atol=1e-4)
+    # the seed packed with another scores its sets of other lengths as it does alone
+    _, alone = train_metrics(*options, "seed=4", OTHER_LENGTHS)
+    np.testing.assert_allclose(by_length.loc[by_length["seed"] == 4, scores], alone.by_length()[scores], atol=1e-4)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench import pairwise
 from bench.analysis import Analysis, Options, analyse
+from bench.baselines import task_baselines
 from bench.collect import collect
 from bench.document import format_interval, format_number, format_p_value
 from bench.findings import best_row_comparisons, findings
@@ -102,6 +104,47 @@ def test_rows_against_the_baselines_of_variable_lengths(tmp_path):
         "Against the position-and-length accuracy 0.9066 (lengths 5-20): above it: bidirectional-ave; "
         "below it: forward." in text
     )
+
+
+def add_other_lengths(sweep: Path, accuracy: dict[str, dict[int, float]]) -> None:
+    """Adds by-length rows at other lengths to each job of a sweep written with lengths=[10]: variant -> length
+    -> accuracy at the last epoch (20), 0.01 lower at epoch 15, each plus 0.002 per seed."""
+    for job in sorted(path for path in sweep.iterdir() if path.is_dir()):
+        by_length = pd.read_csv(job / "heldout_by_length.csv")
+        variant, last = by_length["variant"].iloc[0], by_length.iloc[[-1]]
+        rows = [
+            last.assign(seed=seed, epoch=epoch, length=length, accuracy=value - 0.01 * (epoch == 15) + 0.002 * seed)
+            for seed in by_length["seed"].unique()
+            for length, value in accuracy[variant].items()
+            for epoch in (15, 20)
+        ]
+        pd.concat([by_length, *rows]).to_csv(job / "heldout_by_length.csv", index=False)
+
+
+def test_held_out_lengths_beyond_training_are_compared_with_their_own_baselines(tmp_path):
+    sweep = tmp_path / "sweep"
+    finals = {"forward": {0: 0.9, 1: 0.91, 2: 0.92}, "bidirectional-sum": {0: 0.95, 1: 0.96, 2: 0.955}}
+    write_sweep(sweep, finals, lengths=[10])
+    add_other_lengths(sweep, {"forward": {5: 0.80, 100: 0.55}, "bidirectional-sum": {5: 0.95, 100: 0.985}})
+    analysis = analyse(collect([sweep]), Options(last_k=2, n_boot=500))
+    table = analysis.by_length.set_index(["variant", "length"])
+    # the mean over seeds of the mean of each seed's last two evaluations, and the training length flagged
+    assert table.loc[("forward", 100), "accuracy_mean"] == pytest.approx(0.545 + 0.002)
+    assert table["trained"].to_dict() == {
+        (variant, length): length == 10 for variant in finals for length in (5, 10, 100)
+    }
+    baselines = analysis.length_baselines.set_index("length")
+    at_5, at_100 = task_baselines(0.25, 5).position_only_accuracy, task_baselines(0.25, 100).position_only_accuracy
+    assert baselines.loc[5, "position_and_length"] == pytest.approx(at_5)
+    assert baselines.loc[100, "position_and_length"] == pytest.approx(at_100)
+    assert baselines.loc[[5, 100], "position_only"].isna().all()
+    best = table.loc[("bidirectional-sum", 100)]
+    interval = format_interval(best["accuracy_mean"], best["accuracy_low"], best["accuracy_high"])
+    assert (
+        "Outside the training lengths (length 10), scored at lengths 5, 100: above the accuracy of the predictor "
+        "that knows position and length at every one of them: bidirectional-sum; at 100 steps the highest mean is "
+        f"bidirectional-sum, {interval}, against that predictor's {format_number(at_100, 4)}."
+    ) in findings(analysis)
 
 
 def test_left_out_runs_are_mentioned_first(tmp_path):

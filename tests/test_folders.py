@@ -26,7 +26,9 @@ CONFIG = {
 def write_job(folder: Path, epochs: int = 20, seeds: tuple[int, ...] = (0, 1)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     metrics = pd.concat([curve_rows("forward", seed, epochs=epochs, eval_every=5) for seed in seeds])
-    by_length = pd.concat([by_length_rows("forward", seed, epochs, {10: 0.9}) for seed in seeds])
+    by_length = pd.concat(
+        [by_length_rows("forward", seed, epoch, {10: 0.9}) for seed in seeds for epoch in range(0, epochs + 1, 5)]
+    )
     store.write_results(folder, metrics, by_length)
     return folder
 
@@ -92,7 +94,15 @@ DAMAGE = {
     "a repeated row": (repeated_rows, "repeat epoch 20"),
     "a NaN loss": (a_nan_loss, "metrics.csv, seed 0: line 7 holds a train loss of nan at epoch 1"),
     "lengths that do not add up": (lengths_that_do_not_add_up, "add up to 9, not data.heldout_size 10"),
-    "a length out of range": (a_length_out_of_range, "lengths [12] are not distinct lengths in 10..10"),
+    "a length out of range": (a_length_out_of_range, "at epoch 0, lengths outside 10..10 are 12, expected none"),
+    "by-length rows of the last epoch only": (
+        lambda job: store.write_results(
+            job,
+            pd.read_csv(job / store.METRICS_FILE),
+            pd.read_csv(job / store.BY_LENGTH_FILE).query("epoch == 20"),
+        ),
+        "heldout_by_length.csv, seed 0: rows miss 4 of 5 held-out epochs (first 0)",
+    ),
     "unreadable bytes": (lambda job: (job / store.METRICS_FILE).write_bytes(b"\xff\xfe\x00"), "not a readable CSV"),
 }
 
@@ -103,6 +113,32 @@ def test_damaged_or_missing_files_are_named(tmp_path, damage, named):
     damage(job)
     problems = store.result_problems(job, CONFIG)
     assert problems and any(named in problem for problem in problems), problems
+
+
+def with_other_lengths(job: Path, lengths: dict[int, int]) -> None:
+    """Adds by-length rows of held-out sets of other lengths (length -> sequences) at every held-out epoch."""
+    by_length = pd.read_csv(job / store.BY_LENGTH_FILE)
+    extra = by_length.loc[by_length["length"] == 10].copy()
+    rows = [extra.assign(length=length, n_sequences=size) for length, size in lengths.items()]
+    store.write_results(job, pd.read_csv(job / store.METRICS_FILE), pd.concat([by_length, *rows]))
+
+
+def test_held_out_lengths_outside_the_training_range_are_checked_at_every_epoch(tmp_path):
+    config = {**CONFIG, "data": {**CONFIG["data"], "heldout_lengths": [5, 10, 40]}}
+    job = write_job(tmp_path / "missing")
+    assert store.result_problems(job, config) == [
+        "heldout_by_length.csv, seed 0: at epoch 0, lengths outside 10..10 are none, expected 5, 40"
+    ]
+    with_other_lengths(job, {5: 10, 40: 10})
+    assert store.result_problems(job, config) == []
+    # the same folder does not hold what a config without other lengths promises
+    assert "lengths outside 10..10 are 5, 40, expected none" in store.result_problems(job, CONFIG)[0]
+    short = write_job(tmp_path / "short")
+    with_other_lengths(short, {5: 10, 40: 9})
+    assert store.result_problems(short, config) == [
+        "heldout_by_length.csv, seed 0: at epoch 0, a held-out set of another length does not hold "
+        "data.heldout_size 10 sequences"
+    ]
 
 
 def test_a_config_with_epochs_as_text_is_a_problem_not_a_skipped_check(tmp_path):

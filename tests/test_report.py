@@ -266,6 +266,36 @@ def test_variable_lengths_give_the_by_length_table_and_figure(tmp_path):
     assert "lengths 5-8" in text and "accuracy_by_length.png" in text
 
 
+def test_lengths_never_trained_on_get_the_table_column_and_the_shaded_figure(tmp_path, monkeypatch):
+    from test_findings import add_other_lengths
+
+    from bench import figures
+
+    sweep = tmp_path / "sweep"
+    write_sweep(sweep, {"forward": {0: 0.8, 1: 0.9}, "backward": {0: 0.85, 1: 0.86}}, lengths=[10])
+    add_other_lengths(sweep, {"forward": {5: 0.7, 50: 0.6}, "backward": {5: 0.75, 50: 0.65}})
+    drawn = {}
+    real_draw = figures._draw_by_length
+
+    def spy(*args):
+        drawn["ax"] = real_draw(*args)
+        return drawn["ax"]
+
+    monkeypatch.setattr(figures, "_draw_by_length", spy)
+    assert report.main([str(sweep), "--n-boot", N_BOOT]) == 0
+    by_length = pd.read_csv(sweep / "report" / "by_length.csv")
+    assert by_length[["length", "trained"]].values.tolist() == [[5, False], [10, True], [50, False]] * 2
+    ax = drawn["ax"]
+    # the training length shaded, lengths over a factor of ten on a log axis, the baseline at every length
+    (span,) = [patch for patch in ax.patches if patch.get_label() == "trained on"]
+    assert span.get_x() == pytest.approx(9.5) and span.get_width() == pytest.approx(1.0)
+    assert ax.get_xscale() == "log"
+    (line,) = [line for line in ax.get_lines() if line.get_label() == "position-and-length"]
+    assert line.get_xdata().tolist() == [5, 10, 50]
+    text = (sweep / "report" / "report.md").read_text()
+    assert "| backward | 50 | no | 2 |" in text and "Outside the training lengths (length 10)" in text
+
+
 def test_an_absent_baseline_falls_back_with_a_warning(tmp_path):
     sweep = tmp_path / "sweep"
     write_sweep(sweep, {"bidirectional-sum": {0: 0.9, 1: 0.9}, "backward": {0: 0.8, 1: 0.85}})
