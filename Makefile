@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-$(TF)
 # SEEDS and EPOCHS override the preset's own n_seeds and train.epochs (conf/experiment/) only when given
 SEEDS ?=
 EPOCHS ?=
+# the learning-rate search's seeds (make tuned); SEEDS are the final seeds there
+SEARCH_SEEDS ?= 3
 SWEEP_ARGS ?=
 YAML_FILES = $(shell find conf -name '*.yaml') .pre-commit-config.yaml
 SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
@@ -17,7 +19,7 @@ SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
 sweep_and_report = $(PY) -m bench.run -m $(1) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast run sweep directions merges variable-length length-generalisation report bench ui lint format clean
+.PHONY: help install test test-fast run sweep directions merges variable-length length-generalisation tuned report bench ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -55,7 +57,11 @@ variable-length: install ## every variant on sequences of 5 to 20 steps, then th
 	$(call sweep_and_report,experiment=variable_length $(SIZE) $(SWEEP_ARGS))
 
 length-generalisation: install ## every variant trained on 10 steps and scored on 5 to 100 steps, then the report
-	$(call sweep_and_report,experiment=length_generalisation n_seeds=$(SEEDS) train.epochs=$(EPOCHS) $(SWEEP_ARGS))
+	$(call sweep_and_report,experiment=length_generalisation $(SIZE) $(SWEEP_ARGS))
+
+tuned: install ## each variant at its own learning rate: search on validation data, final seeds, side-by-side report
+	$(PY) -m bench.run -m experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS)
+	$(PY) -m bench.tune "$$($(PY) -m bench.plan experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS))" --seeds $(or $(SEEDS),10) --epochs $(or $(EPOCHS),1000)
 
 report: install ## report the latest sweep under outputs/multirun
 	$(PY) -m bench.report

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from bench import compile_cache
 from bench import data as datasets
-from bench.engines import EPSILON, ProgressHook, Recorder, Timings
+from bench.engines import EPSILON, ProgressHook, Recorder, Timings, scores_validation
 from bench.models import initial_weights, vectorised_logits
 from bench.schema import BenchConfig, Direction, Merge, ModelConfig
 
@@ -220,7 +220,8 @@ def _length_scorer(
     """Scores every packed seed's held-out set of another ``length`` (fixed-length, so unmasked), with the
     recurrence unrolled or looped over time as that length calls for."""
     data = cfg.data
-    sets = [datasets.heldout_at_length(seed, length, data.threshold, data.heldout_size) for seed in seeds]
+    validation = scores_validation(cfg)
+    sets = [datasets.heldout_at_length(seed, length, data.threshold, data.heldout_size, validation) for seed in seeds]
     at_length = dataclasses.replace(structure, unroll=length <= cfg.train.unroll_max_steps)
     return HeldoutScorer(functions_for(at_length).evaluate, at_length, timings, sets, masked=False)
 
@@ -247,7 +248,9 @@ def train_compiled(cfg: BenchConfig, recorder: Recorder, timings: Timings, progr
         for s in seeds
     ]
     heldout = [
-        datasets.heldout_set(s, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size)
+        datasets.heldout_set(
+            s, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size, scores_validation(cfg)
+        )
         for s in seeds
     ]
     score_heldout = HeldoutScorer(functions.evaluate, structure, timings, heldout, variable)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Independent random streams per seed.
+# Independent random streams per seed. The validation streams replace the held-out ones in runs that choose
+# settings (data.evaluation_set=validation), so a choice never sees the sequences a report scores.
 TRAIN_VALUES, TRAIN_LENGTHS, HELDOUT_VALUES, HELDOUT_LENGTHS, INIT_WEIGHTS, HELDOUT_AT_LENGTH = range(6)
+VALIDATION_VALUES, VALIDATION_LENGTHS, VALIDATION_AT_LENGTH = range(6, 9)
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,15 @@ def training_batches(
         yield draw(values_rng, lengths_rng, (chunk, batch_size), min_timesteps, max_timesteps, threshold)
 
 
-def heldout_set(seed: int, min_timesteps: int, max_timesteps: int, threshold: float, size: int) -> Sequences:
-    """The fixed held-out set for one seed: x, y of shape [size, max_timesteps]."""
+def heldout_set(
+    seed: int, min_timesteps: int, max_timesteps: int, threshold: float, size: int, validation: bool = False
+) -> Sequences:
+    """The fixed held-out set for one seed: x, y of shape [size, max_timesteps]; with ``validation``, the
+    validation set, drawn from streams of its own."""
+    values, lengths = (VALIDATION_VALUES, VALIDATION_LENGTHS) if validation else (HELDOUT_VALUES, HELDOUT_LENGTHS)
     return draw(
-        _rng(seed, HELDOUT_VALUES),
-        _rng(seed, HELDOUT_LENGTHS),
+        _rng(seed, values),
+        _rng(seed, lengths),
         (size,),
         min_timesteps,
         max_timesteps,
@@ -116,12 +122,14 @@ def extra_heldout_lengths(min_timesteps: int, max_timesteps: int, heldout_length
     return sorted({int(length) for length in heldout_lengths or ()} - set(range(min_timesteps, max_timesteps + 1)))
 
 
-def heldout_at_length(seed: int, length: int, threshold: float, size: int) -> Sequences:
-    """The fixed held-out set of one seed at one length: x, y of shape [size, length], threshold * length.
+def heldout_at_length(seed: int, length: int, threshold: float, size: int, validation: bool = False) -> Sequences:
+    """The fixed held-out set of one seed at one length: x, y of shape [size, length], threshold * length (with
+    ``validation``, the validation set of that length).
 
     Its stream is keyed by the length too, so a set does not depend on which other lengths are scored.
     """
-    rng = np.random.default_rng([int(seed), HELDOUT_AT_LENGTH, int(length)])
+    stream = VALIDATION_AT_LENGTH if validation else HELDOUT_AT_LENGTH
+    rng = np.random.default_rng([int(seed), stream, int(length)])
     return draw(rng, rng, (size,), length, length, threshold)
 
 

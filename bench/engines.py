@@ -21,7 +21,7 @@ import pandas as pd
 
 from bench import compile_cache
 from bench import data as datasets
-from bench.schema import BenchConfig, Device, Engine, variant_name
+from bench.schema import BenchConfig, Device, Engine, EvaluationSet, variant_name
 from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -274,6 +274,11 @@ def train(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: Prog
     return device
 
 
+def scores_validation(cfg: BenchConfig) -> bool:
+    """Whether the run scores the validation set in place of the held-out one (``data.evaluation_set``)."""
+    return EvaluationSet(cfg.data.evaluation_set) is EvaluationSet.validation
+
+
 def _eval_epochs(epochs: int, every: int) -> list[int]:
     return sorted({*range(every, epochs + 1, every), epochs})
 
@@ -286,6 +291,7 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
     data, train_cfg, model = cfg.data, cfg.train, cfg.model
     variable = data.min_timesteps != data.max_timesteps
     extra_lengths = datasets.extra_heldout_lengths(data.min_timesteps, data.max_timesteps, data.heldout_lengths)
+    validation = scores_validation(cfg)
     eval_epochs = set(_eval_epochs(train_cfg.epochs, train_cfg.eval_every))
 
     def inputs(sequences: datasets.Sequences) -> np.ndarray:
@@ -302,12 +308,14 @@ def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, pro
             loss=keras.losses.BinaryCrossentropy(),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
         )
-        heldout = datasets.heldout_set(seed, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size)
+        heldout = datasets.heldout_set(
+            seed, data.min_timesteps, data.max_timesteps, data.threshold, data.heldout_size, validation
+        )
         # each other held-out length is scored by a model of its own length that takes the trained weights
         other_lengths = {
             length: (
                 build_keras_model(model, length, masked=variable),
-                datasets.heldout_at_length(seed, length, data.threshold, data.heldout_size),
+                datasets.heldout_at_length(seed, length, data.threshold, data.heldout_size, validation),
             )
             for length in extra_lengths
         }

@@ -46,6 +46,13 @@ class Engine(Enum):
     reference = "reference"
 
 
+class EvaluationSet(Enum):
+    # the fixed held-out set that reports score
+    heldout = "heldout"
+    # a set drawn from streams of its own, for choosing settings (a learning rate) without the held-out set
+    validation = "validation"
+
+
 @dataclass
 class ModelConfig:
     # which way the recurrent layer reads the sequence
@@ -72,6 +79,8 @@ class DataConfig:
     # lengths the held-out set is also scored at (null: the training lengths only); each length outside the
     # training range gets its own fixed set of heldout_size sequences, threshold a quarter of its own length
     heldout_lengths: list[int] | None = None
+    # what the held-out rows score: the held-out set, or the validation set that choosing settings uses
+    evaluation_set: EvaluationSet = EvaluationSet.heldout
 
 
 @dataclass
