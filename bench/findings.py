@@ -99,20 +99,18 @@ def _beyond_training(analysis: Analysis) -> list[str]:
         return []
     other = table.loc[~table["trained"]]
     baselines = analysis.length_baselines.set_index("length")["position_and_length"]
-    setting = analysis.settings.iloc[0]
     lengths = sorted(other["length"].unique())
-    above = [
-        variant
-        for variant, rows in other.groupby("variant", sort=False)
-        if len(rows) == len(lengths) and (rows["accuracy_low"] > rows["length"].map(baselines)).all()
-    ]
+    per_length = []
+    for length in lengths:
+        rows = other.loc[other["length"] == length]
+        above = rows.loc[rows["accuracy_low"] > baselines[length], "variant"].tolist()
+        per_length.append(f"at {length} steps ({format_number(baselines[length], 4)}) {', '.join(above) or 'none'}")
     longest = other.loc[other["length"] == lengths[-1]].sort_values("accuracy_mean", ascending=False).iloc[0]
+    interval = format_interval(longest["accuracy_mean"], longest["accuracy_low"], longest["accuracy_high"])
     return [
-        f"Outside the training lengths ({setting['lengths']}), scored at lengths "
-        f"{', '.join(map(str, lengths))}: above the accuracy of the predictor that knows position and length at "
-        f"every one of them: {', '.join(above) or 'none'}; at {lengths[-1]} steps the highest mean is "
-        f"{longest['variant']}, {format_interval(longest.accuracy_mean, longest.accuracy_low, longest.accuracy_high)}"
-        f", against that predictor's {format_number(baselines[lengths[-1]], 4)}."
+        f"Outside the training lengths ({analysis.settings.iloc[0]['lengths']}), the rows whose interval lies above "
+        f"the accuracy of a predictor that knows position and length: {'; '.join(per_length)}; at {lengths[-1]} "
+        f"steps the highest mean is {longest['variant']}, {interval}."
     ]
 
 

@@ -141,9 +141,10 @@ def test_held_out_lengths_beyond_training_are_compared_with_their_own_baselines(
     best = table.loc[("bidirectional-sum", 100)]
     interval = format_interval(best["accuracy_mean"], best["accuracy_low"], best["accuracy_high"])
     assert (
-        "Outside the training lengths (length 10), scored at lengths 5, 100: above the accuracy of the predictor "
-        "that knows position and length at every one of them: bidirectional-sum; at 100 steps the highest mean is "
-        f"bidirectional-sum, {interval}, against that predictor's {format_number(at_100, 4)}."
+        "Outside the training lengths (length 10), the rows whose interval lies above the accuracy of a predictor "
+        f"that knows position and length: at 5 steps ({format_number(at_5, 4)}) bidirectional-sum; at 100 steps "
+        f"({format_number(at_100, 4)}) bidirectional-sum; at 100 steps the highest mean is bidirectional-sum, "
+        f"{interval}."
     ) in findings(analysis)
 
 
