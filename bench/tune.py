@@ -44,6 +44,7 @@ FIGURE = "tuned_comparison.png"
 
 
 def final_folder(seeds: int, epochs: int) -> Path:
+    """The folder of the final runs and their reports, named after their size."""
     return Path("outputs/multirun") / f"tuned-{seeds}seeds-{epochs}epochs"
 
 
@@ -156,6 +157,7 @@ def write_comparison(folder: Path, search, reports: dict[str, Path], options: Op
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("search_dir", type=Path, help="the folder experiment=tuning_search wrote")
     parser.add_argument("--seeds", type=int, default=10, help="final seeds 0 .. SEEDS-1 (default 10)")
@@ -166,6 +168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
     args = parse_args(argv)
     options = Options(last_k=args.last_k, n_boot=args.n_boot)
     try:

@@ -214,8 +214,8 @@ OTHER_LENGTHS = "data.heldout_lengths=[3,10,25]"
 
 
 @pytest.mark.slow
-def test_other_held_out_lengths_leave_the_metrics_unchanged_and_agree_across_engines(small):
-    options = ["model=bidirectional_concat", *small, "seed=3", "train.jit_compile=false"]
+def test_other_held_out_lengths_leave_the_metrics_unchanged_and_agree_across_engines(quick):
+    options = ["model=bidirectional_concat", *quick, "seed=3", "train.jit_compile=false"]
     plain, plain_recorder = train_metrics(*options, "n_seeds=2")
     fast, fast_recorder = train_metrics(*options, "n_seeds=2", OTHER_LENGTHS)
     # the metrics of the training lengths are the same numbers

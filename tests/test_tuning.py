@@ -9,8 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_config
-from result_factory import write_variant_job
 
 from bench import data, tune
 from bench.analysis import Options, analyse
@@ -18,6 +16,8 @@ from bench.collect import collect
 from bench.engines import Recorder, Timings, train
 from bench.schema import seeds_of
 from bench.tuning import SEARCH_FIRST_SEED, TuningError, check_disjoint, chosen_rates, search_table, side_by_side
+from helpers.configs import make_config
+from helpers.results import write_variant_job
 
 OPTIONS = Options(last_k=1, n_boot=200)
 
@@ -91,9 +91,9 @@ def test_the_presets_keep_the_search_apart_from_what_a_report_shows():
 
 
 @pytest.mark.slow
-def test_a_validation_run_trains_the_same_and_scores_the_validation_set(small):
+def test_a_validation_run_trains_the_same_and_scores_the_validation_set(quick):
     def run(*overrides):
-        cfg = make_config("model=forward", *small, "train.jit_compile=false", *overrides)
+        cfg = make_config("model=forward", *quick, "train.jit_compile=false", *overrides)
         recorder = Recorder(cfg, seeds_of(cfg))
         train(cfg, recorder, Timings(), lambda done, total: None)
         return recorder.metrics()
