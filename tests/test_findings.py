@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from bench import pairwise
@@ -13,7 +12,7 @@ from bench.baselines import task_baselines
 from bench.collect import collect
 from bench.document import format_interval, format_number, format_p_value
 from bench.findings import best_row_comparisons, findings
-from helpers.results import run_record, write_job, write_sweep
+from helpers.results import add_other_lengths, run_record, write_job, write_sweep
 
 # last_k=1: final accuracy is exactly the value written for the last epoch
 OPTIONS = Options(last_k=1, n_boot=500)
@@ -104,21 +103,6 @@ def test_rows_against_the_baselines_of_variable_lengths(tmp_path):
         "Against the position-and-length accuracy 0.9066 (lengths 5-20): above it: bidirectional-ave; "
         "below it: forward." in text
     )
-
-
-def add_other_lengths(sweep: Path, accuracy: dict[str, dict[int, float]]) -> None:
-    """Adds by-length rows at other lengths to each job of a sweep written with lengths=[10]: variant -> length
-    -> accuracy at the last epoch (20), 0.01 lower at epoch 15, each plus 0.002 per seed."""
-    for job in sorted(path for path in sweep.iterdir() if path.is_dir()):
-        by_length = pd.read_csv(job / "heldout_by_length.csv")
-        variant, last = by_length["variant"].iloc[0], by_length.iloc[[-1]]
-        rows = [
-            last.assign(seed=seed, epoch=epoch, length=length, accuracy=value - 0.01 * (epoch == 15) + 0.002 * seed)
-            for seed in by_length["seed"].unique()
-            for length, value in accuracy[variant].items()
-            for epoch in (15, 20)
-        ]
-        pd.concat([by_length, *rows]).to_csv(job / "heldout_by_length.csv", index=False)
 
 
 def test_held_out_lengths_beyond_training_are_compared_with_their_own_baselines(tmp_path):

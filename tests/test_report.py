@@ -18,7 +18,7 @@ from bench import baselines, plots, report, stats
 from bench.intervals import IntervalMethod, clopper_pearson
 from bench.palette import variant_styles
 from bench.store import METRIC_COLUMNS
-from helpers.results import curve_rows, run_record, write_job, write_sweep
+from helpers.results import add_other_lengths, curve_rows, run_record, write_job, write_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 N_BOOT = "200"
@@ -267,8 +267,6 @@ def test_variable_lengths_give_the_by_length_table_and_figure(tmp_path):
 
 
 def test_lengths_never_trained_on_get_the_table_column_and_the_shaded_figure(tmp_path, monkeypatch):
-    from test_findings import add_other_lengths
-
     from bench import figures
 
     sweep = tmp_path / "sweep"

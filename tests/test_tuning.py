@@ -69,7 +69,9 @@ def test_a_search_scored_on_the_held_out_set_is_refused(tmp_path):
 
 
 def test_search_seeds_below_the_search_range_are_refused(tmp_path):
-    sweep = write_search(tmp_path / "search", {("forward", 0.001): {3: 0.9, SEARCH_FIRST_SEED: 0.9}})
+    sweep = write_search(
+        tmp_path / "search", {("forward", 0.001): {3: 0.9}, ("backward", 0.001): {SEARCH_FIRST_SEED: 0.9}}
+    )
     with pytest.raises(TuningError, match="search seed 3 lies in the range reported runs use"):
         search_table(collect([sweep]), OPTIONS.method, 1)
     with pytest.raises(TuningError, match="final seed 1000 is also a search seed"):

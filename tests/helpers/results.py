@@ -218,8 +218,8 @@ def write_variant_job(
 ) -> pd.DataFrame:
     """One completed job with packed seeds: seed -> final held-out accuracy (final loss is 1 - accuracy).
 
-    heldout_by_length.csv holds one row per length (10 sequences each), with accuracy falling by 0.01 per step of
-    length from the seed's final accuracy; with ``lengths``, the data has variable lengths over that range,
+    heldout_by_length.csv holds one row per length (10 sequences each) at every held-out epoch, with accuracy
+    falling by 0.01 per step of length from the seed's final accuracy; with ``lengths``, the data has variable lengths over that range,
     otherwise its one length is ``n_timesteps`` (default 10).
 
     Returns:
@@ -249,10 +249,11 @@ def write_variant_job(
             by_length_rows(
                 variant,
                 seed,
-                epochs,
+                epoch,
                 {length: accuracy - 0.01 * (length - min(lengths)) for length in lengths},
             )
             for seed, accuracy in final_accuracy.items()
+            for epoch in heldout_epochs(epochs, eval_every)
         ],
         ignore_index=True,
     )
@@ -275,3 +276,25 @@ def write_sweep(
         variant: write_variant_job(sweep_dir / str(number), variant, finals, **options)
         for number, (variant, finals) in enumerate(final_accuracy.items())
     }
+
+
+def add_other_lengths(sweep: Path, accuracy: Mapping[str, Mapping[int, float]]) -> None:
+    """Adds held-out lengths never trained on to each job of a sweep written with lengths=[10] (epochs 20, every 5):
+    variant -> length -> accuracy at the last epoch, 0.01 lower at every earlier evaluation, each plus 0.002 per
+    seed; run.json's config then lists them in data.heldout_lengths."""
+    for job in sorted(path for path in sweep.iterdir() if path.is_dir()):
+        by_length = pd.read_csv(job / "heldout_by_length.csv")
+        variant, last = by_length["variant"].iloc[0], by_length.iloc[[-1]]
+        epochs = sorted(by_length["epoch"].unique())
+        rows = [
+            last.assign(
+                seed=seed, epoch=epoch, length=length, accuracy=value - 0.01 * (epoch != epochs[-1]) + 0.002 * seed
+            )
+            for seed in by_length["seed"].unique()
+            for length, value in accuracy[variant].items()
+            for epoch in epochs
+        ]
+        pd.concat([by_length, *rows]).to_csv(job / "heldout_by_length.csv", index=False)
+        record = json.loads((job / "run.json").read_text())
+        record["config"]["data"]["heldout_lengths"] = sorted({*by_length["length"].tolist(), *accuracy[variant]})
+        (job / "run.json").write_text(json.dumps(record))
