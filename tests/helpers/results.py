@@ -219,8 +219,8 @@ def write_variant_job(
     """One completed job with packed seeds: seed -> final held-out accuracy (final loss is 1 - accuracy).
 
     heldout_by_length.csv holds one row per length (10 sequences each) at every held-out epoch, with accuracy
-    falling by 0.01 per step of length from the seed's final accuracy; with ``lengths``, the data has variable lengths over that range,
-    otherwise its one length is ``n_timesteps`` (default 10).
+    falling by 0.01 per step of length from the seed's final accuracy; with ``lengths``, the data has variable
+    lengths over that range, otherwise its one length is ``n_timesteps`` (default 10).
 
     Returns:
         The metrics rows written.
