@@ -19,7 +19,7 @@ SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
 sweep_and_report = $(PY) -m bench.run -m $(1) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast run sweep directions merges variable-length length-generalisation tuned report bench ui lint format clean
+.PHONY: help install test test-fast run sweep directions merges variable-length length-generalisation tuned cells report bench ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ length-generalisation: install ## every variant trained on 10 steps and scored o
 tuned: install ## each variant at its own learning rate: search on validation data, final seeds, side-by-side report
 	$(PY) -m bench.run -m experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS)
 	$(PY) -m bench.tune "$$($(PY) -m bench.plan experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS))" --seeds $(or $(SEEDS),10) --epochs $(or $(EPOCHS),1000)
+
+cells: install ## every direction and merge of the LSTM, the GRU and the SimpleRNN, then the report
+	$(call sweep_and_report,experiment=cells $(SIZE) $(SWEEP_ARGS))
 
 report: install ## report the latest sweep under outputs/multirun
 	$(PY) -m bench.report

@@ -26,7 +26,7 @@ from bench import compile_cache
 from bench import data as datasets
 from bench.engines import EPSILON, ProgressHook, Recorder, Timings, scores_validation
 from bench.models import initial_weights, vectorised_logits
-from bench.schema import BenchConfig, Direction, Merge, ModelConfig
+from bench.schema import BenchConfig, Cell, Direction, Merge, ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class Structure:
     direction: Direction
     merge: Merge | None
     aligned: bool
+    cell: Cell
     # the recurrence unrolled in the graph, or a compiled loop over time (see bench.models.vectorised_logits)
     unroll: bool
     jit_compile: bool
@@ -55,6 +56,7 @@ class Structure:
             direction=Direction(model.direction),
             merge=None if model.merge is None else Merge(model.merge),
             aligned=bool(model.aligned),
+            cell=Cell(model.cell),
             unroll=cfg.data.max_timesteps <= cfg.train.unroll_max_steps,
             jit_compile=bool(cfg.train.jit_compile),
         )
@@ -62,7 +64,7 @@ class Structure:
     @property
     def model(self) -> ModelConfig:
         # units are read from the weights' shapes
-        return ModelConfig(direction=self.direction, merge=self.merge, aligned=self.aligned)
+        return ModelConfig(direction=self.direction, merge=self.merge, aligned=self.aligned, cell=self.cell)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The recurrent models: initial weights, the Keras builder, and the same model vectorised over seeds.
 
-Every variant is one ``ModelConfig`` read by the functions here: a recurrent layer of ``units`` (forward LSTM,
-backward LSTM with go_backwards, or Bidirectional with a merge mode) returning sequences, then a
-TimeDistributed Dense(1, sigmoid) head.
+Every variant is one ``ModelConfig`` read by the functions here: a recurrent layer of ``units`` (an LSTM, GRU or
+SimpleRNN cell: forward, backward with go_backwards, or Bidirectional with a merge mode) returning sequences, then
+a TimeDistributed Dense(1, sigmoid) head.
 
 Weights are a dict of NumPy arrays keyed by ``WEIGHT_NAMES``; the vectorised model takes the same dict with a
 leading replica axis K, so K seeds train side by side with disjoint weights.
@@ -15,13 +15,23 @@ import numpy as np
 import tensorflow as tf
 
 from bench.data import init_rng
-from bench.schema import Direction, Merge, ModelConfig
+from bench.schema import Cell, Direction, Merge, ModelConfig
 
 FORWARD_CELL, BACKWARD_CELL, HEAD = 0, 1, 2
+# blocks of U columns in a cell's kernels, in Keras' order: LSTM gates i, f, c, o; GRU z, r, h; SimpleRNN one
+GATES = {Cell.lstm: 4, Cell.gru: 3, Cell.simple_rnn: 1}
+
+
+def gates(model: ModelConfig) -> int:
+    """Blocks of units in the kernels of the variant's cell (:data:`GATES`); an unknown cell raises ValueError."""
+    cell = Cell(model.cell)
+    if cell not in GATES:
+        raise ValueError(f"model.cell: no model for {cell}")
+    return GATES[cell]
 
 
 def cells(model: ModelConfig) -> list[str]:
-    """Prefixes of the LSTM cells a variant has: ["fw"], ["bw"] or ["fw", "bw"]."""
+    """Prefixes of the recurrent cells a variant has: ["fw"], ["bw"] or ["fw", "bw"]."""
     direction = Direction(model.direction)
     return {Direction.forward: ["fw"], Direction.backward: ["bw"], Direction.bidirectional: ["fw", "bw"]}[direction]
 
@@ -49,19 +59,23 @@ def initial_weights(model: ModelConfig, seed: int) -> dict[str, np.ndarray]:
     """Keras' default initial weights for one seed, drawn with NumPy so every engine starts from the same ones.
 
     Returns:
-        float32 arrays: for each cell c in :func:`cells`: ``c_kernel`` [1, 4U], ``c_recurrent`` [U, 4U],
-        ``c_bias`` [4U] (gates i, f, c, o; forget bias 1 as in unit_forget_bias); ``head_kernel`` [D, 1] and
-        ``head_bias`` [1] with D = :func:`head_width`. A cell's draw depends only on the seed and which cell it is,
-        so the forward cell of every variant starts the same for one seed.
+        float32 arrays: for each cell c in :func:`cells`: ``c_kernel`` [1, GU], ``c_recurrent`` [U, GU] with G =
+        :func:`gates`, and ``c_bias``: LSTM [4U] (gates i, f, c, o; forget bias 1 as in unit_forget_bias), GRU
+        [2, 3U] (input and recurrent bias of gates z, r, h: Keras 3's reset_after=True), SimpleRNN [U];
+        ``head_kernel`` [D, 1] and ``head_bias`` [1] with D = :func:`head_width`. A cell's draw depends only on the
+        seed and which cell it is, so the forward cell of every variant of one cell type starts the same for one
+        seed.
     """
-    units = model.units
+    units, cell = model.units, Cell(model.cell)
+    width = gates(model) * units
     weights: dict[str, np.ndarray] = {}
     for prefix in cells(model):
         rng = init_rng(seed, FORWARD_CELL if prefix == "fw" else BACKWARD_CELL)
-        weights[f"{prefix}_kernel"] = _glorot_uniform(rng, (1, 4 * units))
-        weights[f"{prefix}_recurrent"] = _orthogonal(rng, (units, 4 * units))
-        bias = np.zeros(4 * units)
-        bias[units : 2 * units] = 1.0
+        weights[f"{prefix}_kernel"] = _glorot_uniform(rng, (1, width))
+        weights[f"{prefix}_recurrent"] = _orthogonal(rng, (units, width))
+        bias = np.zeros((2, width) if cell is Cell.gru else width)
+        if cell is Cell.lstm:
+            bias[units : 2 * units] = 1.0
         weights[f"{prefix}_bias"] = bias
     weights["head_kernel"] = _glorot_uniform(init_rng(seed, HEAD), (head_width(model), 1))
     weights["head_bias"] = np.zeros(1)
@@ -86,15 +100,18 @@ def build_keras_model(model: ModelConfig, timesteps: int, masked: bool):
     inputs = keras.Input(shape=(timesteps, 1))
     hidden = keras.layers.Masking(mask_value=PAD_VALUE)(inputs) if masked else inputs
     direction = Direction(model.direction)
+    layer = {Cell.lstm: keras.layers.LSTM, Cell.gru: keras.layers.GRU, Cell.simple_rnn: keras.layers.SimpleRNN}
+    gates(model)  # an unknown cell raises here
+    recurrent_layer = layer[Cell(model.cell)]
     if direction is Direction.bidirectional:
         hidden = keras.layers.Bidirectional(
-            keras.layers.LSTM(model.units, return_sequences=True),
+            recurrent_layer(model.units, return_sequences=True),
             merge_mode=Merge(model.merge).value,
             name="rnn",
         )(hidden)
     else:
         backward = direction is Direction.backward
-        hidden = keras.layers.LSTM(model.units, return_sequences=True, go_backwards=backward, name="rnn")(hidden)
+        hidden = recurrent_layer(model.units, return_sequences=True, go_backwards=backward, name="rnn")(hidden)
         if backward and model.aligned:
             # go_backwards returns the sequence in reversed time order; flip it back so step t meets label t.
             hidden = ReverseTime(name="align")(hidden)
@@ -109,7 +126,7 @@ PAD_VALUE = -1.0
 class ReverseTime(keras.layers.Layer):
     """Flips [B, T, D] along time, keeping the incoming padding mask.
 
-    After a go_backwards LSTM over post-padded input, the flip puts the real steps back where the mask says
+    After a go_backwards layer over post-padded input, the flip puts the real steps back where the mask says
     they are (a Lambda layer would drop the mask, and padding would count in the loss).
     """
 
@@ -135,24 +152,49 @@ def set_keras_weights(keras_model, model: ModelConfig, weights: dict[str, np.nda
 # Vectorised model (the compiled engine): the same computation with a leading replica axis K.
 
 
-def _lstm_step(z_input, h, c, recurrent, real):
-    """One LSTM step with Keras' gate order (i, f, c, o); at a masked step the state is carried over, output 0."""
+def _lstm_step(z_input, state, recurrent, recurrent_bias):
+    """One LSTM step with Keras' gate order (i, f, c, o); state (h, c)."""
+    h, c = state
     z = z_input + tf.linalg.matmul(h, recurrent)
     i, f, g, o = tf.split(z, 4, axis=-1)
     c_next = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
     h_next = tf.sigmoid(o) * tf.tanh(c_next)
-    if real is None:
-        return h_next, c_next, h_next
-    return tf.where(real, h_next, h), tf.where(real, c_next, c), tf.where(real, h_next, tf.zeros_like(h_next))
+    return h_next, (h_next, c_next)
 
 
-def _lstm_forward(x: tf.Tensor, kernel, recurrent, bias, mask, readout, unroll: bool) -> tf.Tensor:
-    """Runs R independent LSTM cells from the first step to the last.
+def _gru_step(z_input, state, recurrent, recurrent_bias):
+    """One GRU step as Keras 3 computes it with reset_after=True (gates z, r, h; the reset gate applied after the
+    recurrent product and its bias); state (h,)."""
+    (h,) = state
+    x_z, x_r, x_h = tf.split(z_input, 3, axis=-1)
+    inner_z, inner_r, inner_h = tf.split(tf.linalg.matmul(h, recurrent) + recurrent_bias, 3, axis=-1)
+    update = tf.sigmoid(x_z + inner_z)
+    candidate = tf.tanh(x_h + tf.sigmoid(x_r + inner_r) * inner_h)
+    h_next = update * h + (1 - update) * candidate
+    return h_next, (h_next,)
+
+
+def _simple_rnn_step(z_input, state, recurrent, recurrent_bias):
+    """One SimpleRNN step with Keras' default tanh; state (h,)."""
+    (h,) = state
+    h_next = tf.tanh(z_input + tf.linalg.matmul(h, recurrent))
+    return h_next, (h_next,)
+
+
+# cell -> (its step, how many state tensors it carries)
+STEPS = {Cell.lstm: (_lstm_step, 2), Cell.gru: (_gru_step, 1), Cell.simple_rnn: (_simple_rnn_step, 1)}
+
+
+def _recurrence(cell: Cell, x: tf.Tensor, kernel, recurrent, bias, mask, readout, unroll: bool) -> tf.Tensor:
+    """Runs R independent cells of one type from the first step to the last.
 
     Args:
+        cell: the cell type.
         x: [R, B, T] inputs (one feature per step).
-        kernel: [R, 1, 4U]; recurrent: [R, U, 4U]; bias: [R, 4U].
-        mask: bool [R, B, T] (True at real steps) or None when every step is real.
+        kernel: [R, 1, GU]; recurrent: [R, U, GU]; bias: [R, GU], or [R, 2, GU] for the GRU (input bias, then
+            recurrent bias), with G = :data:`GATES` of the cell.
+        mask: bool [R, B, T] (True at real steps) or None when every step is real. At a masked step the state is
+            carried over and the output is 0, as in Keras.
         readout: [R, U] or None: with it each step's output is reduced at once to its product with readout, so
             only [R, B] per step is kept.
         unroll: one copy of the step per time step in the graph (graph size and compile time grow with T), or
@@ -161,30 +203,41 @@ def _lstm_forward(x: tf.Tensor, kernel, recurrent, bias, mask, readout, unroll: 
     Returns:
         [R, B, T] readouts, or [R, B, T, U] outputs without readout.
     """
+    cell_step, n_states = STEPS[cell]
     n_cells, batch, steps = x.shape
-    kernel, bias = kernel[:, None, 0], bias[:, None]  # [R, 1, 4U]
+    if cell is Cell.gru:
+        bias, recurrent_bias = bias[:, 0], bias[:, 1][:, None]  # [R, GU], [R, 1, GU]
+    else:
+        recurrent_bias = None
+    kernel, bias = kernel[:, None, 0], bias[:, None]  # [R, 1, GU]
 
-    def step(h, c, x_t, real_t):
-        h, c, out = _lstm_step(x_t[..., None] * kernel + bias, h, c, recurrent, real_t)
-        return h, c, out if readout is None else tf.linalg.matvec(out, readout)
+    def step(state, x_t, real_t):
+        h_next, state_next = cell_step(x_t[..., None] * kernel + bias, state, recurrent, recurrent_bias)
+        if real_t is None:
+            out = h_next
+        else:
+            state_next = tuple(tf.where(real_t, new, old) for new, old in zip(state_next, state, strict=True))
+            out = tf.where(real_t, h_next, tf.zeros_like(h_next))
+        return state_next, out if readout is None else tf.linalg.matvec(out, readout)
 
-    state = tf.zeros([n_cells, batch, recurrent.shape[1]], dtype=x.dtype)
+    zeros = tf.zeros([n_cells, batch, recurrent.shape[1]], dtype=x.dtype)
+    initial = (zeros,) * n_states
     if unroll:
-        h, c, outputs = state, state, []
+        state, outputs = initial, []
         for t in range(steps):
-            h, c, out = step(h, c, x[:, :, t], None if mask is None else mask[:, :, t, None])
+            state, out = step(state, x[:, :, t], None if mask is None else mask[:, :, t, None])
             outputs.append(out)
         return tf.stack(outputs, axis=2)
 
     time_major = tf.transpose(x, [2, 0, 1])  # [T, R, B]: each step's inputs in one contiguous block
     mask_time_major = None if mask is None else tf.transpose(mask, [2, 0, 1])
 
-    def body(t, h, c, outputs):
-        h, c, out = step(h, c, time_major[t], None if mask is None else mask_time_major[t][..., None])
-        return t + 1, h, c, outputs.write(t, out)
+    def body(t, state, outputs):
+        state, out = step(state, time_major[t], None if mask is None else mask_time_major[t][..., None])
+        return t + 1, state, outputs.write(t, out)
 
     outputs = tf.TensorArray(x.dtype, size=steps)
-    *_, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, state, state, outputs), maximum_iterations=steps)
+    *_, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, initial, outputs), maximum_iterations=steps)
     stacked = outputs.stack()  # [T, R, B(, U)]
     return tf.transpose(stacked, [1, 2, 0] if readout is not None else [1, 2, 0, 3])
 
@@ -225,12 +278,13 @@ def vectorised_logits(
         params: :func:`initial_weights` names, each with a leading replica axis K.
         x: [K, B, T] inputs.
         mask: bool [K, B, T] or None.
-        unroll: see :func:`_lstm_forward`.
+        unroll: see :func:`_recurrence`.
 
     Returns:
         [K, B, T] logits; sigmoid gives the probabilities the Keras model outputs at real steps.
     """
     prefixes = cells(model)
+    gates(model)  # an unknown cell raises here
     head = params["head_kernel"][..., 0]  # [K, D]
     readouts = _readouts(model, head)
 
@@ -240,7 +294,8 @@ def vectorised_logits(
     def stacked(name: str) -> tf.Tensor:
         return tf.concat([params[f"{prefix}_{name}"] for prefix in prefixes], axis=0)
 
-    outputs = _lstm_forward(
+    outputs = _recurrence(
+        Cell(model.cell),
         tf.concat([in_processing_order(prefix, x) for prefix in prefixes], axis=0),
         stacked("kernel"),
         stacked("recurrent"),

@@ -102,6 +102,7 @@ def plot_curves(
             color=style.colour,
             linestyle=style.linestyle,
             marker=style.marker,
+            fillstyle=style.fillstyle,
             markevery=max(1, len(rows) // 20),
             markersize=4,
             linewidth=1.6,

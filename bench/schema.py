@@ -33,6 +33,13 @@ class Merge(Enum):
     ave = "ave"
 
 
+class Cell(Enum):
+    # the recurrent layer: keras.layers.LSTM, GRU (Keras 3's default reset_after=True) or SimpleRNN (tanh)
+    lstm = "lstm"
+    gru = "gru"
+    simple_rnn = "simple_rnn"
+
+
 class Device(Enum):
     auto = "auto"
     cpu = "cpu"
@@ -63,6 +70,8 @@ class ModelConfig:
     aligned: bool = True
     # hidden units per direction
     units: int = 20
+    # the recurrent layer of every direction
+    cell: Cell = Cell.lstm
 
 
 @dataclass
@@ -295,44 +304,84 @@ def seeds_of(cfg: DictConfig | BenchConfig) -> list[int]:
 
 
 def variant_name(model: ModelConfig | DictConfig) -> str:
-    """The variant's name in results: forward, backward, backward-unaligned or bidirectional-<merge>."""
+    """The variant's name in results: forward, backward, backward-unaligned or bidirectional-<merge>, followed by
+    ``-<cell>`` for a cell other than the LSTM (``bidirectional-sum-gru``, ``forward-simple-rnn``)."""
     direction = Direction(model.direction)
     if direction is Direction.bidirectional:
-        return f"bidirectional-{_name(model.merge)}"
-    if direction is Direction.backward and not model.aligned:
-        return "backward-unaligned"
-    return direction.name
+        name = f"bidirectional-{_name(model.merge)}"
+    elif direction is Direction.backward and not model.aligned:
+        name = "backward-unaligned"
+    else:
+        name = direction.name
+    cell = Cell(getattr(model, "cell", Cell.lstm))
+    return name if cell is Cell.lstm else f"{name}-{CELL_SUFFIXES[cell]}"
+
+
+# cell -> what variant names of its models end with; the LSTM's names carry no cell
+CELL_SUFFIXES = {Cell.gru: "gru", Cell.simple_rnn: "simple-rnn"}
+
+
+def cell_of(variant: str) -> Cell | None:
+    """The cell of a variant name (settings labels allowed), or None for a name the schema does not know."""
+    model = VARIANT_MODELS.get(base_variant(variant))
+    return None if model is None else model.cell
 
 
 def _model_choices() -> list[ModelConfig]:
-    """One model per variant: directions in enum order, backward aligned then not, bidirectional per merge."""
+    """One model per variant: per cell (LSTM first), directions in enum order, backward aligned then not,
+    bidirectional per merge."""
     choices = []
-    for direction in Direction:
-        if direction is Direction.bidirectional:
-            choices += [ModelConfig(direction=direction, merge=merge) for merge in Merge]
-        elif direction is Direction.backward:
-            choices += [ModelConfig(direction=direction, aligned=aligned) for aligned in (True, False)]
-        else:
-            choices.append(ModelConfig(direction=direction))
+    for cell in Cell:
+        for direction in Direction:
+            if direction is Direction.bidirectional:
+                choices += [ModelConfig(direction=direction, merge=merge, cell=cell) for merge in Merge]
+            elif direction is Direction.backward:
+                choices += [ModelConfig(direction=direction, aligned=aligned, cell=cell) for aligned in (True, False)]
+            else:
+                choices.append(ModelConfig(direction=direction, cell=cell))
     return choices
 
 
-# variant name -> its model (direction, merge, aligned; units left at the default), in the order reports list them
+# variant name -> its model (direction, merge, aligned, cell; units left at the default), in the order reports list
+# them
 VARIANT_MODELS: dict[str, ModelConfig] = {variant_name(model): model for model in _model_choices()}
-# forward, backward, backward-unaligned, bidirectional-sum, -mul, -concat, -ave
+# forward, backward, backward-unaligned, bidirectional-sum, -mul, -concat, -ave; then the same with -gru, then with
+# -simple-rnn
 VARIANTS: tuple[str, ...] = tuple(VARIANT_MODELS)
 # config name -> variant name: conf/model/<config name>.yaml selects the variant, e.g. bidirectional_sum ->
 # bidirectional-sum. conf/model/bidirectional.yaml is not one of them: it is the Bidirectional model whose
-# merge (concat unless model.merge says otherwise) picks the variant.
-CONFIG_VARIANTS: dict[str, str] = {variant.replace("-", "_"): variant for variant in VARIANTS}
+# merge (concat unless model.merge says otherwise) picks the variant. Other cells are these configs with
+# model.cell=gru or model.cell=simple_rnn.
+CONFIG_VARIANTS: dict[str, str] = {
+    variant.replace("-", "_"): variant for variant, model in VARIANT_MODELS.items() if model.cell is Cell.lstm
+}
+# every variant's name spelled as configs spell names: bidirectional_sum_gru, forward_simple_rnn
+_SPELLINGS: dict[str, str] = {variant.replace("-", "_"): variant for variant in VARIANTS}
 
 
 def as_variant(name: str) -> str:
-    """A model named by its variant name or its config name, as its variant name; other names unchanged.
+    """A model named by its variant name or its config spelling, as its variant name; other names unchanged.
 
-    ``as_variant("bidirectional_sum") == as_variant("bidirectional-sum") == "bidirectional-sum"``.
+    ``as_variant("bidirectional_sum") == as_variant("bidirectional-sum") == "bidirectional-sum"``, and
+    ``as_variant("bidirectional_sum_gru") == "bidirectional-sum-gru"``.
     """
-    return CONFIG_VARIANTS.get(name, name)
+    return _SPELLINGS.get(name, name)
+
+
+def lstm_variant(variant: str) -> str:
+    """The LSTM variant of a variant's direction and merge: ``bidirectional-sum-gru`` -> ``bidirectional-sum``."""
+    cell = Cell(VARIANT_MODELS[variant].cell)
+    return variant if cell is Cell.lstm else variant.removesuffix(f"-{CELL_SUFFIXES[cell]}")
+
+
+def variant_overrides(variant: str) -> list[str]:
+    """The config overrides that select a variant: its LSTM's config, and model.cell for another cell.
+
+    ``variant_overrides("bidirectional-sum-gru") == ["model=bidirectional_sum", "model.cell=gru"]``.
+    """
+    cell = Cell(VARIANT_MODELS[variant].cell)
+    config = f"model={lstm_variant(variant).replace('-', '_')}"
+    return [config] if cell is Cell.lstm else [config, f"model.cell={cell.name}"]
 
 
 def labelled_variant(variant: str, settings: dict[str, Any]) -> str:
@@ -370,4 +419,7 @@ EXECUTION_ONLY = ("runtime", "tracking")
 def config_hash(cfg: DictConfig) -> str:
     """A digest of everything that determines a run's numbers, used to recognise a finished job on resume."""
     plain = {k: v for k, v in to_plain(cfg).items() if k not in EXECUTION_ONLY and k != "hydra"}
+    if plain.get("model", {}).get("cell") == Cell.lstm.name:
+        # the default cell leaves the digest as it was before cells could be chosen, so those runs still resume
+        del plain["model"]["cell"]
     return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]

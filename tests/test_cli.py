@@ -14,6 +14,7 @@ from helpers.configs import NO_XLA, QUICK, make_config
 BAD_VALUES = {
     "model.merge=avg": "model.merge",
     "model=sideways": "model",
+    "model.cell=lstn": "model.cell",
     "train.epochs=0": "train.epochs",
     "seed=-1": "seed",
     "data.n_timesteps=1": "data.n_timesteps",
@@ -146,6 +147,8 @@ def test_the_allowed_values_are_named(tmp_path):
     assert merge.returncode == 2 and all(name in merge.stderr for name in ("sum", "mul", "concat", "ave"))
     model = run_cli("model=sideways", cwd=tmp_path)
     assert model.returncode == 2 and all(name in model.stderr for name in ("forward", "backward", "bidirectional"))
+    cell = run_cli("model.cell=transformer", cwd=tmp_path)
+    assert cell.returncode == 2 and all(name in cell.stderr for name in ("lstm", "gru", "simple_rnn"))
 
 
 @pytest.mark.slow

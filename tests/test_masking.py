@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from bench import data
 from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
-from helpers.configs import MODEL_OVERRIDES, NO_XLA, make_config
+from helpers.configs import CELL_OVERRIDES, MODEL_OVERRIDES, NO_XLA, make_config
 from helpers.training import train_losses, train_metrics
 
 
@@ -44,9 +44,9 @@ def test_keras_compiled_loss_and_accuracy_of_a_padded_batch_are_means_over_real_
 
 
 @FORMS
-@pytest.mark.parametrize("variant", list(MODEL_OVERRIDES))
+@pytest.mark.parametrize("variant", list(CELL_OVERRIDES))
 def test_padded_values_change_no_prediction_at_a_real_step(variant, unroll):
-    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
+    model_cfg = make_config(*CELL_OVERRIDES[variant]).model
     weights = initial_weights(model_cfg, seed=4)
     sequences = data.heldout_set(5, 3, 12, 0.25, 32)
     garbage = np.where(sequences.mask, sequences.x, np.random.default_rng(0).normal(0, 100, sequences.x.shape))
@@ -56,11 +56,9 @@ def test_padded_values_change_no_prediction_at_a_real_step(variant, unroll):
 
 
 @FORMS
-@pytest.mark.parametrize(
-    "variant", ["forward", "backward", *[f"bidirectional-{m}" for m in ("sum", "mul", "concat", "ave")]]
-)
+@pytest.mark.parametrize("variant", [name for name in CELL_OVERRIDES if not name.startswith("backward-unaligned")])
 def test_a_short_padded_sequence_is_predicted_as_the_same_sequence_without_padding(variant, unroll):
-    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
+    model_cfg = make_config(*CELL_OVERRIDES[variant]).model
     weights = initial_weights(model_cfg, seed=6)
     values = np.random.default_rng(1).random((1, 6)).astype(np.float32)
     padded = np.concatenate([values, np.zeros((1, 9), np.float32)], axis=1)
@@ -118,9 +116,11 @@ def test_packed_variable_length_replicas_match_single_runs_and_report_by_length(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["model=backward_unaligned", "model=bidirectional_concat"])
+@pytest.mark.parametrize(
+    "variant", ["backward-unaligned", "bidirectional-concat", "bidirectional-mul-gru", "backward-simple-rnn"]
+)
 def test_compiled_engine_matches_the_keras_loop_on_variable_lengths(variant, quick):
-    options = [variant, *quick, *VARIABLE, "train.epochs=10", "train.eval_every=5", NO_XLA]
+    options = [*CELL_OVERRIDES[variant], *quick, *VARIABLE, "train.epochs=10", "train.eval_every=5", NO_XLA]
     reference, _ = train_metrics(*options, "engine=reference")
     for form in ("train.unroll_max_steps=0", "train.unroll_max_steps=12"):  # the loop over time, then unrolled
         fast, _ = train_metrics(*options, form)

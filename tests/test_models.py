@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from bench import data
 from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
-from helpers.configs import MODEL_OVERRIDES, make_config
+from helpers.configs import CELL_OVERRIDES, MODEL_OVERRIDES, make_config
 
 
 def keras_probabilities(model_cfg, weights, sequences, masked):
@@ -41,11 +41,71 @@ def test_one_direction_has_the_original_parameter_count(variant):
     assert build_keras_model(model_cfg, 10, masked=False).count_params() == 1781
 
 
-@pytest.mark.parametrize("variant", list(MODEL_OVERRIDES))
-@pytest.mark.parametrize("masked", [False, True], ids=["fixed", "variable"])
-@pytest.mark.parametrize("unroll", [True, False], ids=["unrolled", "loop"])
+# weights of one cell of 20 units on one input feature: kernel, recurrent kernel, bias
+CELL_WEIGHTS = {
+    "lstm": [(1, 80), (20, 80), (80,)],
+    "gru": [(1, 60), (20, 60), (2, 60)],  # Keras 3's reset_after=True: an input and a recurrent bias row
+    "simple_rnn": [(1, 20), (20, 20), (20,)],
+}
+
+
+@pytest.mark.parametrize("cell", list(CELL_WEIGHTS))
+@pytest.mark.parametrize("model", ["bidirectional_concat", "backward"])
+def test_each_cell_is_the_keras_layer_of_its_name_with_weights_of_keras_shapes(cell, model):
+    model_cfg = make_config(f"model={model}", f"model.cell={cell}").model
+    network = build_keras_model(model_cfg, 10, masked=False)
+    rnn = network.get_layer("rnn")
+    layers = [rnn.forward_layer, rnn.backward_layer] if model == "bidirectional_concat" else [rnn]
+    expected_class = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}[cell]
+    weights = initial_weights(model_cfg, seed=2)
+    for layer, prefix in zip(layers, ["fw", "bw"] if len(layers) == 2 else ["bw"], strict=True):
+        assert type(layer).__name__ == expected_class
+        assert [tuple(w.shape) for w in layer.get_weights()] == CELL_WEIGHTS[cell]
+        assert [weights[f"{prefix}_{part}"].shape for part in ("kernel", "recurrent", "bias")] == CELL_WEIGHTS[cell]
+    if cell == "gru":
+        assert layers[0].cell.reset_after
+    if cell == "simple_rnn":
+        assert layers[0].cell.activation.__name__ == "tanh"
+    set_keras_weights(network, model_cfg, weights)  # every array fits its layer
+    head = 40 if model == "bidirectional_concat" else 20
+    assert network.count_params() == len(layers) * sum(int(np.prod(shape)) for shape in CELL_WEIGHTS[cell]) + head + 1
+
+
+@pytest.mark.parametrize("cell", ["gru", "simple_rnn"])
+def test_other_cells_start_from_keras_initialisers_drawn_per_seed(cell):
+    """Kernel glorot-uniform, recurrent kernel orthogonal, biases zero: Keras' defaults for GRU and SimpleRNN."""
+    model_cfg = make_config("model=bidirectional_sum", f"model.cell={cell}").model
+    weights = initial_weights(model_cfg, seed=3)
+    width = weights["fw_kernel"].shape[1]
+    limit = np.sqrt(6 / (1 + width))
+    assert np.abs(weights["fw_kernel"]).max() <= limit and np.abs(weights["fw_kernel"]).max() > 0.8 * limit
+    recurrent = weights["bw_recurrent"]
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(20), atol=1e-5)
+    assert not weights["fw_bias"].any() and not weights["bw_bias"].any()
+    assert not np.array_equal(weights["fw_recurrent"], weights["bw_recurrent"])
+    again = initial_weights(model_cfg, seed=3)
+    assert all(np.array_equal(again[name], weights[name]) for name in weights)
+    other = initial_weights(model_cfg, seed=4)
+    assert not np.array_equal(other["fw_recurrent"], weights["fw_recurrent"])
+
+
+# every LSTM variant in both forms on both kinds of lengths; the other cells' variants in two of those four cases
+FORWARD_PASSES = [
+    pytest.param(
+        variant, masked, unroll, id=f"{variant}-{'variable' if masked else 'fixed'}-{'unrolled' if unroll else 'loop'}"
+    )
+    for variant in CELL_OVERRIDES
+    for masked, unroll in (
+        [(False, True), (True, True), (False, False), (True, False)]
+        if variant in MODEL_OVERRIDES
+        else [(False, True), (True, False)]
+    )
+]
+
+
+@pytest.mark.parametrize("variant, masked, unroll", FORWARD_PASSES)
 def test_vectorised_model_matches_keras_at_real_steps(variant, masked, unroll):
-    model_cfg = make_config(MODEL_OVERRIDES[variant]).model
+    model_cfg = make_config(*CELL_OVERRIDES[variant]).model
     weights = initial_weights(model_cfg, seed=7)
     sequences = data.heldout_set(1, 4 if masked else 10, 10, 0.25, 32)
     expected = keras_probabilities(model_cfg, weights, sequences, masked)
@@ -74,15 +134,21 @@ def test_the_loop_over_time_is_one_graph_for_every_length_and_the_unrolled_form_
     assert graph_size(model_cfg, 20, unroll=True) > 1.5 * graph_size(model_cfg, 10, unroll=True)
 
 
-@pytest.mark.parametrize("direction, merge", [("bidirectional", "avg"), ("sideways", None)])
-def test_an_unknown_merge_or_direction_raises_where_it_is_dispatched(direction, merge):
-    model_cfg = SimpleNamespace(direction=direction, merge=merge, aligned=True, units=20)
+@pytest.mark.parametrize(
+    "direction, merge, cell", [("bidirectional", "avg", "lstm"), ("sideways", None, "lstm"), ("forward", None, "lstn")]
+)
+def test_an_unknown_merge_direction_or_cell_raises_where_it_is_dispatched(direction, merge, cell):
+    model_cfg = SimpleNamespace(direction=direction, merge=merge, aligned=True, units=20, cell=cell)
     weights = initial_weights(make_config("model=bidirectional_concat").model, 0)
     params = {name: tf.constant(value[None]) for name, value in weights.items()}
-    with pytest.raises(ValueError, match=merge or direction):
+    unknown = merge or (direction if cell == "lstm" else cell)
+    with pytest.raises(ValueError, match=unknown):
         vectorised_logits(model_cfg, params, tf.zeros([1, 1, 10]), None)
-    with pytest.raises(ValueError, match=merge or direction):
+    with pytest.raises(ValueError, match=unknown):
         build_keras_model(model_cfg, 10, masked=False)
+    if cell != "lstm":
+        with pytest.raises(ValueError, match=unknown):
+            initial_weights(model_cfg, 0)
 
 
 @pytest.mark.parametrize("aligned", [True, False])

@@ -7,7 +7,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from bench.schema import CONFIG_VARIANTS, register_configs
+from bench.schema import CONFIG_VARIANTS, VARIANTS, register_configs, variant_overrides
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 register_configs()
@@ -18,6 +18,9 @@ QUICK = ["train.epochs=20", "train.eval_every=10", "data.heldout_size=64"]
 NO_XLA = "train.jit_compile=false"
 # variant name -> the override that selects it, in report order: forward -> model=forward, ...
 MODEL_OVERRIDES = {variant: f"model={config}" for config, variant in CONFIG_VARIANTS.items()}
+# every variant of every cell -> the overrides that select it: bidirectional-sum-gru -> [model=bidirectional_sum,
+# model.cell=gru]
+CELL_OVERRIDES = {variant: variant_overrides(variant) for variant in VARIANTS}
 
 
 def make_config(*overrides: str) -> DictConfig:
