@@ -100,9 +100,11 @@ def build_keras_model(model: ModelConfig, timesteps: int, masked: bool):
     inputs = keras.Input(shape=(timesteps, 1))
     hidden = keras.layers.Masking(mask_value=PAD_VALUE)(inputs) if masked else inputs
     direction = Direction(model.direction)
-    layer = {Cell.lstm: keras.layers.LSTM, Cell.gru: keras.layers.GRU, Cell.simple_rnn: keras.layers.SimpleRNN}
-    gates(model)  # an unknown cell raises here
-    recurrent_layer = layer[Cell(model.cell)]
+    layers = {Cell.lstm: keras.layers.LSTM, Cell.gru: keras.layers.GRU, Cell.simple_rnn: keras.layers.SimpleRNN}
+    cell = Cell(model.cell)
+    if cell not in layers:
+        raise ValueError(f"model.cell: no Keras layer for {cell}")
+    recurrent_layer = layers[cell]
     if direction is Direction.bidirectional:
         hidden = keras.layers.Bidirectional(
             recurrent_layer(model.units, return_sequences=True),
@@ -284,7 +286,9 @@ def vectorised_logits(
         [K, B, T] logits; sigmoid gives the probabilities the Keras model outputs at real steps.
     """
     prefixes = cells(model)
-    gates(model)  # an unknown cell raises here
+    cell = Cell(model.cell)  # an unknown cell raises here
+    if cell not in STEPS:
+        raise ValueError(f"model.cell: no vectorised form for {cell}")
     head = params["head_kernel"][..., 0]  # [K, D]
     readouts = _readouts(model, head)
 
@@ -295,7 +299,7 @@ def vectorised_logits(
         return tf.concat([params[f"{prefix}_{name}"] for prefix in prefixes], axis=0)
 
     outputs = _recurrence(
-        Cell(model.cell),
+        cell,
         tf.concat([in_processing_order(prefix, x) for prefix in prefixes], axis=0),
         stacked("kernel"),
         stacked("recurrent"),
