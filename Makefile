@@ -12,11 +12,14 @@ EPOCHS ?=
 # the learning-rate search's seeds (make tuned); SEEDS are the final seeds there
 SEARCH_SEEDS ?= 3
 SWEEP_ARGS ?=
+# how the targets' sweeps run their jobs: parallel (Hydra's joblib launcher, 2 worker processes side by side) or
+# basic (one after the other in one process); the numbers are the same either way
+LAUNCHER ?= parallel
 YAML_FILES = $(shell find conf -name '*.yaml') .pre-commit-config.yaml
 SIZE = $(if $(SEEDS),n_seeds=$(SEEDS)) $(if $(EPOCHS),train.epochs=$(EPOCHS))
 # Runs a sweep, then reports the folder it wrote: each preset names its folder after its size
 # (outputs/multirun/<preset>-<seeds>seeds-<epochs>epochs), and bench.plan prints it.
-sweep_and_report = $(PY) -m bench.run -m $(1) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
+sweep_and_report = $(PY) -m bench.run -m $(1) hydra/launcher=$(LAUNCHER) && $(PY) -m bench.report "$$($(PY) -m bench.plan $(1))"
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-fast run sweep directions merges variable-length length-generalisation tuned cells report bench ui lint format clean
@@ -60,7 +63,7 @@ length-generalisation: install ## every variant trained on 10 steps and scored o
 	$(call sweep_and_report,experiment=length_generalisation $(SIZE) $(SWEEP_ARGS))
 
 tuned: install ## each variant at its own learning rate: search on validation data, final seeds, side-by-side report
-	$(PY) -m bench.run -m experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS)
+	$(PY) -m bench.run -m experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS) hydra/launcher=$(LAUNCHER)
 	$(PY) -m bench.tune "$$($(PY) -m bench.plan experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS))" --seeds $(or $(SEEDS),10) --epochs $(or $(EPOCHS),1000)
 
 cells: install ## every direction and merge of the LSTM, the GRU and the SimpleRNN, then the report

@@ -4,9 +4,9 @@ Measures, in one run, what a user waits for, and writes one CSV per table to ``-
 
 - ``commands.csv``: wall time of whole commands, each a subprocess into a temporary folder that starts with an
   empty compilation cache: the mission's sweep (``-m model.merge=sum,mul,concat,ave seed=0,1,2``, 12 jobs of one
-  seed), ``make sweep``'s sweep (every variant, 10 packed seeds) and its report, and the same sweep again into a
-  new folder, so that every job finds its functions in the cache. ``startup_s`` is the median over its jobs;
-  ``compiled`` counts the executables the command added to its cache.
+  seed), ``make sweep``'s sweep (every variant, 10 packed seeds, two jobs at a time) and its report, and the same
+  sweep again into a new folder, so that every job finds its functions in the cache. ``startup_s`` is the median
+  over its jobs; ``compiled`` counts the executables the command added to its cache.
 - ``marginal.csv``: the whole-process cost per seed-epoch, held-out scoring included: the wall time of a run of
   10 packed seeds at 5000 epochs minus the same at 500, over the 4500 x 10 seed-epochs between them.
 - ``lengths.csv``: both engines at 10 to 1000 steps, one seed (the reference loop with few epochs): compile time
@@ -45,7 +45,8 @@ from bench.schema import register_configs, seeds_of, validate  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MISSION = ["-m", "model.merge=sum,mul,concat,ave", "seed=0,1,2"]
-SWEEP = ["-m", "experiment=all", "n_seeds=10", "train.epochs=1000"]
+# as `make sweep` runs it: two jobs at a time (the Makefile's LAUNCHER)
+SWEEP = ["-m", "experiment=all", "n_seeds=10", "train.epochs=1000", "hydra/launcher=parallel"]
 QUICK_MISSION = ["-m", "model.merge=sum,mul", "seed=0", "train.epochs=50"]
 QUICK_SWEEP = ["-m", "model=forward,bidirectional_sum", "n_seeds=2", "train.epochs=50"]
 ONE_SEED = ["model=bidirectional_concat", "seed=0", "runtime.compile_cache=null"]

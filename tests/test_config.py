@@ -89,3 +89,10 @@ def test_the_makefile_passes_only_the_sizes_it_is_given(target):
     assert "n_seeds=" not in plain and "train.epochs=" not in plain
     (sized,) = dry_run(target, "SEEDS=3", "EPOCHS=40")
     assert "n_seeds=3" in sized and "train.epochs=40" in sized
+
+
+def test_the_makefile_runs_its_sweeps_side_by_side_unless_told_otherwise():
+    (plain,) = dry_run("sweep")
+    assert "hydra/launcher=parallel" in plain
+    (basic,) = dry_run("sweep", "LAUNCHER=basic")
+    assert "hydra/launcher=basic" in basic and "hydra/launcher=parallel" not in basic
