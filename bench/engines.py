@@ -12,6 +12,8 @@ the TensorFlow set-up.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Keras clips probabilities by this much before taking logarithms.
 EPSILON = 1e-7
+# TensorFlow's switch to the legacy Keras package (see import_tensorflow)
+LEGACY_KERAS = "TF_USE_LEGACY_KERAS"
 
 
 def score(probabilities: np.ndarray, sequences: datasets.Sequences) -> tuple[np.ndarray, np.ndarray]:
@@ -217,10 +221,25 @@ ProgressHook = Callable[[int, int], None]
 
 
 def import_tensorflow():
-    """Imports TensorFlow with its C++ start-up messages (printed before logging is set up) kept off stderr."""
-    with compile_cache.quiet_stderr():
-        import keras  # noqa: F401
-        import tensorflow as tf
+    """Imports TensorFlow with its C++ start-up messages (printed before logging is set up) kept off stderr, and
+    without Keras.
+
+    As it starts, TensorFlow 2.21 imports Keras 3 (and through it scikit-learn) if it is installed, which the
+    compiled engine never uses: only the reference engine does, and it imports Keras itself. While TensorFlow
+    starts, ``TF_USE_LEGACY_KERAS`` sends that import to the legacy ``tf_keras`` package, which the project does
+    not install, so nothing is loaded (docs/performance.md has the saving); the variable is restored at once, so
+    ``tf.keras``, resolved when first used, is Keras 3 as usual.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    user_setting = os.environ.get(LEGACY_KERAS)
+    os.environ.setdefault(LEGACY_KERAS, "1")
+    try:
+        with compile_cache.quiet_stderr():
+            import tensorflow as tf
+    finally:
+        if user_setting is None:
+            del os.environ[LEGACY_KERAS]
     return tf
 
 
@@ -286,7 +305,8 @@ def _eval_epochs(epochs: int, every: int) -> list[int]:
 def _train_reference(cfg: BenchConfig, recorder: Recorder, timings: Timings, progress: ProgressHook) -> None:
     import keras
 
-    from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights
+    from bench.keras_model import PAD_VALUE, build_keras_model, set_keras_weights
+    from bench.models import initial_weights
 
     data, train_cfg, model = cfg.data, cfg.train, cfg.model
     variable = data.min_timesteps != data.max_timesteps

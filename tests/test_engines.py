@@ -243,3 +243,38 @@ def test_other_held_out_lengths_leave_the_metrics_unchanged_and_agree_across_eng
     # the seed packed with another scores its sets of other lengths as it does alone
     _, alone = train_metrics(*options, "seed=4", OTHER_LENGTHS)
     np.testing.assert_allclose(by_length.loc[by_length["seed"] == 4, scores], alone.by_length()[scores], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_compiled_engine_loads_no_keras_and_the_reference_engine_still_runs_after_it():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import os, sys\n"
+        "import numpy as np\n"
+        "from bench.engines import Recorder, Timings, train\n"
+        "from bench.schema import seeds_of\n"
+        "from helpers.configs import make_config\n"
+        "options = ['train.epochs=3', 'train.eval_every=3', 'data.heldout_size=8', 'train.jit_compile=false']\n"
+        "losses = {}\n"
+        "for engine in ('fast', 'reference'):\n"
+        "    cfg = make_config(*options, 'runtime.compile_cache=null', f'engine={engine}')\n"
+        "    recorder = Recorder(cfg, seeds_of(cfg))\n"
+        "    train(cfg, recorder, Timings(), lambda done, total: None)\n"
+        "    losses[engine] = recorder.metrics()['loss'].to_numpy()\n"
+        "    if engine == 'fast':\n"
+        "        loaded = sorted({name.split('.')[0] for name in sys.modules} & {'keras', 'sklearn'})\n"
+        "        assert not loaded, f'the compiled engine loaded {loaded}'\n"
+        "        assert 'TF_USE_LEGACY_KERAS' not in os.environ\n"
+        "np.testing.assert_allclose(losses['fast'], losses['reference'], atol=1e-4)\n"
+        "import tensorflow as tf\n"
+        "assert tf.keras.layers.Dense.__module__.startswith('keras.src')\n"
+    )
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    finished = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout + finished.stderr[-3000:]

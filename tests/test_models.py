@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from bench import data
-from bench.models import PAD_VALUE, build_keras_model, initial_weights, set_keras_weights, vectorised_logits
+from bench.keras_model import PAD_VALUE, build_keras_model, set_keras_weights
+from bench.models import initial_weights, vectorised_logits
 from helpers.configs import CELL_OVERRIDES, MODEL_OVERRIDES, make_config
 
 
