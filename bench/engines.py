@@ -244,14 +244,15 @@ def import_tensorflow():
 
 
 def configure_tensorflow(cfg: BenchConfig) -> str:
-    """Applies the compilation cache, thread counts and determinism, and returns the TensorFlow device name for
-    ``cfg.device``.
+    """Applies XLA's options, the compilation cache, thread counts and determinism, and returns the TensorFlow
+    device name for ``cfg.device``.
 
     Raises:
         bench.schema.ConfigError: device=gpu on a machine where TensorFlow sees no GPU.
     """
     from bench.schema import ConfigError
 
+    compile_cache.set_xla_options()
     cache_folder = compile_cache.enable(cfg.runtime.compile_cache)
     tf = import_tensorflow()
 

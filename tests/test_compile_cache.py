@@ -57,3 +57,20 @@ def test_each_machine_type_gets_its_own_folder(tmp_path):
     folder = compile_cache.machine_folder(tmp_path)
     assert folder.parent == tmp_path.resolve() and folder.name.startswith("tf-2.")
     assert compile_cache.machine_folder(tmp_path) == folder
+
+
+def test_xla_options_are_added_once_a_users_own_setting_wins_and_other_options_get_another_folder(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    plain = compile_cache.machine_folder(tmp_path)
+    compile_cache.set_xla_options()
+    assert os.environ["XLA_FLAGS"] == " ".join(compile_cache.XLA_OPTIONS)
+    compile_cache.set_xla_options()
+    assert os.environ["XLA_FLAGS"] == " ".join(compile_cache.XLA_OPTIONS)
+    chosen = compile_cache.machine_folder(tmp_path)
+    assert chosen != plain
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=1 --xla_cpu_use_xnnpack=false")
+    compile_cache.set_xla_options()
+    assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=1 --xla_cpu_use_xnnpack=false"
+    assert compile_cache.machine_folder(tmp_path) not in {plain, chosen}
