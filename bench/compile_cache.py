@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 CACHE_FLAG = "--tf_xla_persistent_cache_directory"
 # XLA's options for every compile (in ``XLA_FLAGS``). At its default backend optimisation level (3) XLA took longer
 # to compile this project's functions and ran them slower than at 2: 1.4 times the time per epoch at 10 steps and
-# twice at 100, with the same results to the last digit (docs/performance.md, "XLA's optimisation level").
+# twice at 100, with the same results but for float32 rounding (docs/performance.md, "XLA's optimisation level").
 XLA_OPTIONS = ("--xla_backend_optimization_level=2",)
 
 
