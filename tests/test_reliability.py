@@ -19,6 +19,7 @@ from helpers.cli import run_cli
 from helpers.configs import NO_XLA, QUICK
 from helpers.sweeps import status
 
+TESTS = Path(__file__).resolve().parent
 # a sweep of three quick runs
 THREE_JOBS = ["-m", "model=forward", "seed=0,1,2", *QUICK, NO_XLA]
 # two jobs of a quick run, the first of which diverges (its loss becomes NaN)
@@ -37,13 +38,13 @@ def start(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     started: list[subprocess.Popen] = []
 
-    def launch(*args: str) -> subprocess.Popen:
+    def launch(*args: str, module: str = "bench.run") -> subprocess.Popen:
         out = tmp_path / f"process-{len(started)}"
         with open(f"{out}.out", "w") as stdout, open(f"{out}.err", "w") as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bench.run", *args],
+                [sys.executable, "-m", module, *args],
                 cwd=tmp_path,
-                env=env,
+                env={**env, "PYTHONPATH": str(TESTS)},
                 start_new_session=True,
                 stdout=stdout,
                 stderr=stderr,
@@ -79,7 +80,8 @@ def test_a_killed_sweep_run_again_ends_with_the_results_of_an_uninterrupted_one(
     assert run_cli(*THREE_JOBS, f"hydra.sweep.dir={reference}", cwd=tmp_path).returncode == 0
 
     sweep = tmp_path / "killed"
-    process = start(*THREE_JOBS, f"hydra.sweep.dir={sweep}")
+    # the job of seed 1 holds still while it runs: it is killed there, however quickly jobs finish
+    process = start("1", *THREE_JOBS, f"hydra.sweep.dir={sweep}", module="helpers.held_job")
     wait_for(lambda: status(sweep / "1") == "running")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
