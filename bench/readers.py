@@ -129,7 +129,7 @@ def read_table(path: Path, schema: dict[str, ColumnParser], key: Sequence[str]) 
     table = {}
     for column, parse in schema.items():
         # short rows leave NaN even with na_filter off
-        text = raw[column].astype(object).where(raw[column].notna(), "").astype(str).str.strip()
+        text = raw[column].fillna("").str.strip()
         table[column], bad_row, expected = parse(text)
         if bad_row is not None:
             raise DamagedFileError(
