@@ -1,7 +1,7 @@
 """Reading one job folder for a report: which of its seeds can be used, and why the others cannot.
 
 Files are read by :mod:`bench.readers` (every value typed and checked), then cross-checked against the job's
-``run.json`` with :func:`bench.store.shortfalls`, the same check that decides on resume whether a completed job
+``run.json`` with :func:`bench.completeness.shortfalls`, the same check that decides on resume whether a completed job
 is whole: the seeds ``run.json`` lists must be the seeds its config trains, every completed seed must have every
 row its config promises (epochs, evaluation epochs, lengths) and finite losses, and no rows of other seeds. A job
 whose ``run.json`` says ``running`` is named as still running, or as interrupted when its process has ended.
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from bench import store
+from bench import completeness, store
 from bench.readers import DamagedFileError, read_by_length, read_metrics, read_run_record
 from bench.store import BY_LENGTH_FILE, COMPLETED, METRICS_FILE, RUN_FILE
 
@@ -150,7 +150,7 @@ def _choose_seeds(job: Job, job_dir: Path) -> None:
     seeds = sorted(set(record.get("seeds") or []) | set(metrics["seed"].tolist()))
     statuses = _seed_statuses(record, seeds)
     completed = [seed for seed, (status, _) in statuses.items() if status == COMPLETED]
-    shortfalls = store.shortfalls(job_dir, config, completed)
+    shortfalls = completeness.shortfalls(job_dir, config, completed)
     whole = [s for s in shortfalls if s.seed is None and s.file != BY_LENGTH_FILE]
     if whole:
         reason = str(whole[0]) if whole[0].file else f"{RUN_FILE}: {whole[0]}"
@@ -194,7 +194,7 @@ def _short_seed(seed: int, metrics: pd.DataFrame, config: dict[str, Any], shortf
     return "damaged", shortfall
 
 
-def _read_by_length(job: Job, job_dir: Path, shortfalls: list[store.Shortfall]) -> None:
+def _read_by_length(job: Job, job_dir: Path, shortfalls: list[completeness.Shortfall]) -> None:
     """The by-length rows of the used seeds; when they fall short only the by-length table loses this job."""
     reasons = [str(shortfall) for shortfall in shortfalls if shortfall.seed in (None, *job.used_seeds)]
     try:

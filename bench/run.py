@@ -27,7 +27,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from bench import display, exits, plan, signals, store, tracking  # noqa: E402
+from bench import completeness, display, exits, plan, signals, store, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
 
@@ -106,7 +106,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     """Trains one job into ``folder`` and returns its run.json record.
 
     A job whose folder holds a completed run of the same config, with every file its config promises
-    (:func:`bench.store.result_problems`), is skipped; one with damaged or missing files runs again.
+    (:func:`bench.completeness.result_problems`), is skipped; one with damaged or missing files runs again.
 
     Raises:
         ConfigError: a bad value; nothing is written.
@@ -122,7 +122,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     if removed:
         log.info("%sremoved %d temporary file(s) that a stopped run left behind", prefix, len(removed))
     if not cfg.runtime.rerun and store.is_completed(folder, digest):
-        problems = store.result_problems(folder, to_plain(cfg))
+        problems = completeness.result_problems(folder, to_plain(cfg))
         if not problems:
             log.info("%scompleted earlier with the same config, skipped (runtime.rerun=true runs it again)", prefix)
             tracking.log_job(cfg.tracking, folder, _sweep_dir())

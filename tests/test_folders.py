@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import store
+from bench import completeness, store
 from helpers.results import by_length_rows, curve_rows
 
 CONFIG = {
@@ -34,7 +34,7 @@ def write_job(folder: Path, epochs: int = 20, seeds: tuple[int, ...] = (0, 1)) -
 
 
 def test_a_complete_folder_has_no_problems(tmp_path):
-    assert store.result_problems(write_job(tmp_path), CONFIG) == []
+    assert completeness.result_problems(write_job(tmp_path), CONFIG) == []
 
 
 def cut_mid_line(job: Path) -> None:
@@ -111,7 +111,7 @@ DAMAGE = {
 def test_damaged_or_missing_files_are_named(tmp_path, damage, named):
     job = write_job(tmp_path)
     damage(job)
-    problems = store.result_problems(job, CONFIG)
+    problems = completeness.result_problems(job, CONFIG)
     assert problems and any(named in problem for problem in problems), problems
 
 
@@ -126,16 +126,16 @@ def with_other_lengths(job: Path, lengths: dict[int, int]) -> None:
 def test_held_out_lengths_outside_the_training_range_are_checked_at_every_epoch(tmp_path):
     config = {**CONFIG, "data": {**CONFIG["data"], "heldout_lengths": [5, 10, 40]}}
     job = write_job(tmp_path / "missing")
-    assert store.result_problems(job, config) == [
+    assert completeness.result_problems(job, config) == [
         "heldout_by_length.csv, seed 0: at epoch 0, lengths outside 10..10 are none, expected 5, 40"
     ]
     with_other_lengths(job, {5: 10, 40: 10})
-    assert store.result_problems(job, config) == []
+    assert completeness.result_problems(job, config) == []
     # the same folder does not hold what a config without other lengths promises
-    assert "lengths outside 10..10 are 5, 40, expected none" in store.result_problems(job, CONFIG)[0]
+    assert "lengths outside 10..10 are 5, 40, expected none" in completeness.result_problems(job, CONFIG)[0]
     short = write_job(tmp_path / "short")
     with_other_lengths(short, {5: 10, 40: 9})
-    assert store.result_problems(short, config) == [
+    assert completeness.result_problems(short, config) == [
         "heldout_by_length.csv, seed 0: at epoch 0, a held-out set of another length does not hold "
         "data.heldout_size 10 sequences"
     ]
@@ -144,7 +144,9 @@ def test_held_out_lengths_outside_the_training_range_are_checked_at_every_epoch(
 def test_a_config_with_epochs_as_text_is_a_problem_not_a_skipped_check(tmp_path):
     job = write_job(tmp_path)
     config = {**CONFIG, "train": {"epochs": "20", "eval_every": 5}}
-    assert store.result_problems(job, config) == ["its config gives train.epochs as '20', not a whole number in range"]
+    assert completeness.result_problems(job, config) == [
+        "its config gives train.epochs as '20', not a whole number in range"
+    ]
 
 
 def test_a_diverged_seed_is_left_out_by_the_caller(tmp_path):
@@ -152,8 +154,8 @@ def test_a_diverged_seed_is_left_out_by_the_caller(tmp_path):
     diverged = curve_rows("forward", 1, epochs=20, eval_every=5, last_epoch=7)
     metrics = pd.concat([pd.read_csv(job / store.METRICS_FILE), diverged])
     store.write_results(job, metrics, pd.read_csv(job / store.BY_LENGTH_FILE))
-    assert store.result_problems(job, CONFIG, seeds=[0]) == []
-    assert "seed 1" in store.result_problems(job, CONFIG)[0]
+    assert completeness.result_problems(job, CONFIG, seeds=[0]) == []
+    assert "seed 1" in completeness.result_problems(job, CONFIG)[0]
 
 
 LOCK_FROM_ANOTHER_PROCESS = """
