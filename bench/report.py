@@ -19,24 +19,47 @@ folder missing or unreadable) or an option is wrong, 1 when a file cannot be wri
 SIGTERM.
 """
 
-# ruff: noqa: E402 - the libraries are imported after the Ctrl-C handler that covers their loading
+# ruff: noqa: E402 - the libraries are imported after the signal handler that covers their loading
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 PROG = "bench.report"
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _stop_while_loading(signum: int, frame: object) -> None:
-    print(f"{PROG}: interrupted by {signal.Signals(signum).name}; the report was not written", file=sys.stderr)
-    raise SystemExit(128 + signum)
+class _Stopping:
+    """Where the command is when SIGINT or SIGTERM arrives: loading libraries, reporting, or done."""
+
+    phase = "loading"
+    received: int | None = None
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """While libraries load, ends the process at once; while reporting, raises KeyboardInterrupt; then ignores.
+
+    Nothing is written while libraries load, so the process ends there without unwinding: an exception raised
+    inside a library's import can be swallowed by its ``except:`` or turned into another error (Python wraps one
+    raised in a class body in RuntimeError), and the report would be written after all. While reporting, the
+    signal is also remembered, so a KeyboardInterrupt that a library swallows still stops the report before
+    it replaces the old one (:func:`_hold_signals`).
+    """
+    if _Stopping.phase == "loading":
+        print(f"{PROG}: interrupted by {signal.Signals(signum).name}; the report was not written", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(128 + signum)
+    if _Stopping.phase == "done" or _Stopping.received:
+        return
+    _Stopping.received = signum
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":
     # loading pandas, scipy and matplotlib takes seconds: a Ctrl-C then ends with one line too, not a traceback
-    signal.signal(signal.SIGINT, _stop_while_loading)
-    signal.signal(signal.SIGTERM, _stop_while_loading)
+    for _signum in SIGNALS:
+        signal.signal(_signum, _on_signal)
 
 import argparse
 import logging
@@ -69,8 +92,13 @@ class ReportError(Exception):
     """Nothing to report; the message is the one line printed on stderr."""
 
 
-def write_report(sweep_dirs: Sequence[Path], out_dir: Path, options: Options) -> Path:
+def write_report(
+    sweep_dirs: Sequence[Path], out_dir: Path, options: Options, before_swap: Callable[[], None] = lambda: None
+) -> Path:
     """Reads the sweeps, computes the tables, and writes every report file into ``out_dir``.
+
+    ``before_swap`` is called once every file is written, just before the new report replaces the old one; an
+    exception it raises leaves the old report in place.
 
     Returns:
         The path of report.md.
@@ -115,6 +143,7 @@ def write_report(sweep_dirs: Sequence[Path], out_dir: Path, options: Options) ->
             blocks = build_document(analysis, sweep_dirs, images)
             (staging / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
             (staging / "report.html").write_text(render_html(blocks, title="Benchmark report"), encoding="utf-8")
+            before_swap()
     except NotAReport as error:
         raise ReportError(str(error)) from error
     return out_dir / "report.md"
@@ -200,8 +229,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+def _hold_signals() -> None:
+    """From here until the report is in place signals wait; one that arrived earlier stops the report now."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    if _Stopping.received:
+        raise KeyboardInterrupt(signal.Signals(_Stopping.received).name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,34 +249,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         interval=args.interval,
         last_k=args.last_k,
     )
-    previous = signal.signal(signal.SIGTERM, _interrupt), signal.signal(signal.SIGINT, signal.default_int_handler)
     out_dir = args.out or Path(REPORT_DIR)
+    _Stopping.phase, _Stopping.received = "reporting", None
     try:
         sweep_dirs = args.sweep_dirs or [find_latest_sweep(DEFAULT_ROOT)]
         if sweep_dirs[0] is None:
             raise ReportError(f"no sweep folder under {DEFAULT_ROOT}; pass SWEEP_DIR")
         out_dir = args.out or sweep_dirs[0] / REPORT_DIR
-        report = write_report(sweep_dirs, out_dir, options)
-    except ReportError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"{PROG}: cannot write {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as interruption:
-        # the report folder is as it was: the new one was being written beside it
-        print(f"{PROG}: interrupted by {str(interruption) or 'SIGINT'}; the report was not written", file=sys.stderr)
-        return 143 if str(interruption) == "SIGTERM" else 130
+        report = write_report(sweep_dirs, out_dir, options, before_swap=_hold_signals)
+    except BaseException as error:
+        if not _Stopping.received:
+            if isinstance(error, ReportError):
+                print(f"{PROG}: {error}", file=sys.stderr)
+                return 2
+            if isinstance(error, OSError):
+                print(f"{PROG}: cannot write {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
+                return 1
+            raise
+        # whatever the signal became inside a library, the report folder is as it was: the new one was beside it
+        name = signal.Signals(_Stopping.received).name
+        print(f"{PROG}: interrupted by {name}; the report was not written", file=sys.stderr)
+        return 128 + _Stopping.received
     finally:
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
+        # the report is written (or not) and says so next: a signal from here on, or one held, changes nothing
+        _Stopping.phase = "done"
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     print(f"{PROG}: wrote {report} and {report.with_suffix('.html').name}")
     return 0
 
 
 if __name__ == "__main__":
     status = main()
-    # the report is written (or not) and has said so: a signal from here on changes nothing
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Python puts back the default handlers as it shuts down, which takes a while: ignored, a signal then cannot
+    # end with a status that contradicts the line already printed
+    for _signum in SIGNALS:
+        signal.signal(_signum, signal.SIG_IGN)
     sys.exit(status)

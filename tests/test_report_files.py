@@ -118,6 +118,27 @@ def test_ctrl_c_on_the_report_is_one_line_and_exit_130(sweep, tmp_path, fraction
     assert [path.name for path in sweep.iterdir() if path.name.startswith(".report")] == [".report.lock"]
 
 
+@pytest.mark.parametrize("where", ["loading", "reporting", "wrapped"])
+def test_a_ctrl_c_that_a_library_swallows_or_wraps_still_stops_the_report(sweep, tmp_path, where):
+    # a SIGINT raised inside an import used to be swallowed by a library's except clause, or turned into a
+    # RuntimeError by a class body: the report was then written anyway, with exit status 0 or a traceback
+    assert report.main([str(sweep), *OPTIONS]) == 0
+    old = files_of(sweep / "report")
+    write_variant_job(sweep / "3", "bidirectional-concat", {0: 0.9, 1: 0.91, 2: 0.9})
+    finished = subprocess.run(
+        [sys.executable, "-m", "helpers.swallowing_report", where, str(sweep), *OPTIONS],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (finished.returncode, finished.stdout) == (130, ""), finished.stderr
+    assert finished.stderr.strip().splitlines() == ["bench.report: interrupted by SIGINT; the report was not written"]
+    assert files_of(sweep / "report") == old
+    assert [path.name for path in sweep.iterdir() if path.name.startswith(".report")] == [".report.lock"]
+
+
 def test_sigterm_on_the_report_is_one_line_and_exit_143(sweep, tmp_path):
     process = start_report(sweep, tmp_path)
     time.sleep(0.5)
