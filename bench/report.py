@@ -19,47 +19,19 @@ folder missing or unreadable) or an option is wrong, 1 when a file cannot be wri
 SIGTERM.
 """
 
-# ruff: noqa: E402 - the libraries are imported after the signal handler that covers their loading
+# ruff: noqa: E402 - the libraries are imported after the signal handlers that cover their loading
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
+from bench.loading import SIGNALS, end_at_once_on_signals
+
 PROG = "bench.report"
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _Stopping:
-    """Where the command is when SIGINT or SIGTERM arrives: loading libraries, reporting, or done."""
-
-    phase = "loading"
-    received: int | None = None
-
-
-def _on_signal(signum: int, frame: object) -> None:
-    """While libraries load, ends the process at once; while reporting, raises KeyboardInterrupt; then ignores.
-
-    Nothing is written while libraries load, so the process ends there without unwinding: an exception raised
-    inside a library's import can be swallowed by its ``except:`` or turned into another error (Python wraps one
-    raised in a class body in RuntimeError), and the report would be written after all. While reporting, the
-    signal is also remembered, so a KeyboardInterrupt that a library swallows still stops the report before
-    it replaces the old one (:func:`_hold_signals`).
-    """
-    if _Stopping.phase == "loading":
-        print(f"{PROG}: interrupted by {signal.Signals(signum).name}; the report was not written", file=sys.stderr)
-        sys.stderr.flush()
-        os._exit(128 + signum)
-    if _Stopping.phase == "done" or _Stopping.received:
-        return
-    _Stopping.received = signum
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
 
 if __name__ == "__main__":
     # loading pandas, scipy and matplotlib takes seconds: a Ctrl-C then ends with one line too, not a traceback
-    for _signum in SIGNALS:
-        signal.signal(_signum, _on_signal)
+    end_at_once_on_signals(lambda name: f"{PROG}: interrupted by {name}; the report was not written")
 
 import argparse
 import logging
@@ -229,6 +201,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class _Stopping:
+    """Where the command is when SIGINT or SIGTERM arrives: reporting, or done (it has said how it ended)."""
+
+    phase = "reporting"
+    received: int | None = None
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """While reporting, raises KeyboardInterrupt; once the report is written (or not), does nothing.
+
+    The signal is also remembered: a KeyboardInterrupt that a library swallows, or turns into another error,
+    still stops the report before it replaces the old one (:func:`_hold_signals`).
+    """
+    if _Stopping.phase == "done" or _Stopping.received:
+        return
+    _Stopping.received = signum
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def _hold_signals() -> None:
     """From here until the report is in place signals wait; one that arrived earlier stops the report now."""
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
@@ -279,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    for _signum in SIGNALS:
+        signal.signal(_signum, _on_signal)
     status = main()
     # Python puts back the default handlers as it shuts down, which takes a while: ignored, a signal then cannot
     # end with a status that contradicts the line already printed

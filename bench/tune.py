@@ -13,11 +13,21 @@ Exit status: 0 done; 2 a search that breaks the protocol (one line saying how); 
 failed.
 """
 
+# ruff: noqa: E402 - the libraries are imported after the signal handlers that cover their loading
 from __future__ import annotations
+
+import signal
+import sys
+
+from bench.loading import SIGNALS, end_at_once_on_signals
+
+PROG = "bench.tune"
+
+if __name__ == "__main__":
+    end_at_once_on_signals(lambda name: f"{PROG}: interrupted by {name}")
 
 import argparse
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,7 +49,6 @@ from bench.tuning import (
     side_by_side,
 )
 
-PROG = "bench.tune"
 FIGURE = "tuned_comparison.png"
 
 
@@ -49,9 +58,19 @@ def final_folder(seeds: int, epochs: int) -> Path:
 
 
 def _sweep(overrides: list[str]) -> None:
-    """Runs one ``bench.run`` sweep; raises SystemExit with its status when it fails."""
+    """Runs one ``bench.run`` sweep; raises SystemExit with its status when it fails.
+
+    The sweep runs in a session of its own and SIGINT or SIGTERM is passed on to it, once: it records its jobs as
+    interrupted and ends, then so does this command, with the sweep's status (130 or 143).
+    """
     print(f"{PROG}: python -m bench.run -m {' '.join(overrides)}", flush=True)
-    status = subprocess.run([sys.executable, "-m", "bench.run", "-m", *overrides]).returncode
+    sweep = subprocess.Popen([sys.executable, "-m", "bench.run", "-m", *overrides], start_new_session=True)
+    previous = {signum: signal.signal(signum, lambda signum, _: sweep.send_signal(signum)) for signum in SIGNALS}
+    try:
+        status = sweep.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if status != 0:
         print(f"{PROG}: the sweep above ended with exit status {status}", file=sys.stderr)
         raise SystemExit(status)
@@ -195,5 +214,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    for _signum in SIGNALS:
+        signal.signal(_signum, _interrupt)
+    try:
+        status = main()
+    except KeyboardInterrupt as interruption:
+        # finished sweeps and reports are kept (each report is replaced whole); the same command goes on from them
+        name = str(interruption) or "SIGINT"
+        print(f"{PROG}: interrupted by {name}; run the same command again to go on", file=sys.stderr)
+        status = 128 + signal.Signals[name]
+    sys.exit(status)

@@ -224,6 +224,15 @@ def test_a_signal_records_the_job_as_interrupted_with_whole_files(tmp_path, star
     assert not list(run_dir.glob(".*.tmp"))
 
 
+def test_a_ctrl_c_while_the_libraries_load_is_one_line_even_if_a_library_swallows_it(tmp_path, start):
+    # it used to be a traceback, or, swallowed inside an import, no stop at all
+    run_dir = tmp_path / "run"
+    process = start("import:hydra", "bench.run", *QUICK, f"hydra.run.dir={run_dir}", module="helpers.swallowed_signal")
+    stdout, stderr = finish(process, timeout=60)
+    assert (process.returncode, stdout, stderr) == (130, "", "bench.run: interrupted\n")
+    assert not run_dir.exists()
+
+
 # Short chunks (eval_every) let a signal reach the job between chunks soon, even on a busy machine.
 LONG = ["train.epochs=10000000", "train.eval_every=100", "runtime.progress_every_s=0.1"]
 

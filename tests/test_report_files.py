@@ -118,7 +118,7 @@ def test_ctrl_c_on_the_report_is_one_line_and_exit_130(sweep, tmp_path, fraction
     assert [path.name for path in sweep.iterdir() if path.name.startswith(".report")] == [".report.lock"]
 
 
-@pytest.mark.parametrize("where", ["loading", "reporting", "wrapped"])
+@pytest.mark.parametrize("where", ["import:seaborn", "figure", "figure-wrapped"])
 def test_a_ctrl_c_that_a_library_swallows_or_wraps_still_stops_the_report(sweep, tmp_path, where):
     # a SIGINT raised inside an import used to be swallowed by a library's except clause, or turned into a
     # RuntimeError by a class body: the report was then written anyway, with exit status 0 or a traceback
@@ -126,7 +126,7 @@ def test_a_ctrl_c_that_a_library_swallows_or_wraps_still_stops_the_report(sweep,
     old = files_of(sweep / "report")
     write_variant_job(sweep / "3", "bidirectional-concat", {0: 0.9, 1: 0.91, 2: 0.9})
     finished = subprocess.run(
-        [sys.executable, "-m", "helpers.swallowing_report", where, str(sweep), *OPTIONS],
+        [sys.executable, "-m", "helpers.swallowed_signal", where, "bench.report", str(sweep), *OPTIONS],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
         capture_output=True,

@@ -4,10 +4,15 @@ of default and tuned rates."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from bench import data, tune
@@ -131,3 +136,28 @@ def test_the_command_refuses_a_search_that_breaks_the_protocol_in_one_line(tmp_p
     assert tune.main([str(tmp_path / "low"), "--seeds", "3"]) == 2
     assert "search seed 0 lies in the range reported runs use" in capsys.readouterr().err
     assert tune.main([str(tmp_path / "nowhere")]) == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_stops_its_sweep_which_records_its_jobs_as_interrupted(tmp_path):
+    # the sweep used to be killed 0.25 s after a Ctrl-C (subprocess.run's way), or left running after a SIGTERM
+    search_dir = write_search(tmp_path / "search", {("forward", 0.001): dict.fromkeys(SEEDS, 0.9)})
+    command = [sys.executable, "-m", "bench.tune", str(search_dir), "--seeds", "1", "--epochs", "200000"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("bench.tune: forward: learning rate")
+    assert process.stdout.readline().startswith("bench.tune: python -m bench.run -m experiment=all")
+    sweep = tmp_path / "outputs/multirun/tuned-1seeds-200000epochs/default"
+    records = sweep / "0" / "run.json"
+    deadline = time.monotonic() + 120
+    while not (records.exists() and json.loads(records.read_text()).get("status") == "running"):
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # to this process alone: the sweep hears it from the command
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-2:] == [
+        "bench.run: interrupted",
+        "bench.tune: the sweep above ended with exit status 130",
+    ]
+    assert json.loads(records.read_text())["status"] == "interrupted"
+    assert not [job for job in psutil.process_iter(["cmdline"]) if str(sweep) in " ".join(job.info["cmdline"] or [])]

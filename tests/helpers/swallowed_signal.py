@@ -1,0 +1,74 @@
+"""``python -m helpers.swallowed_signal WHERE MODULE args``: ``python -m MODULE args``, except that a SIGINT
+arrives where a library would hide it, and the command then goes on as if nothing had happened.
+
+WHERE is ``import:PACKAGE`` (the signal arrives as PACKAGE is first imported, inside an ``except BaseException``
+that swallows what it raises), ``figure`` (as bench.report saves a figure, swallowed the same way) or
+``figure-wrapped`` (as bench.report saves a figure, turned into a RuntimeError, as Python does with an error
+raised in a class body).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import os
+import runpy
+import signal
+import sys
+
+
+def _signal_here() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(1000):  # Python runs the handler between two bytecodes
+        pass
+
+
+def _swallowed() -> None:
+    try:
+        _signal_here()
+    except BaseException:  # noqa: BLE001 - what some libraries do
+        pass
+
+
+class _SignalOnImport(importlib.abc.MetaPathFinder):
+    """Signals once, swallowing what follows, when ``package`` is first imported."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def find_spec(self, name, path, target=None):
+        if name == self.package:
+            sys.meta_path.remove(self)
+            _swallowed()
+        return None
+
+
+def _signal_while_saving_a_figure(wrapped: bool) -> None:
+    import bench.plots
+
+    save = bench.plots.save
+
+    def save_after_a_signal(figure, path):
+        if not wrapped:
+            _swallowed()
+        else:
+            try:
+                _signal_here()
+            except BaseException as error:
+                raise RuntimeError("Error calling __set_name__") from error
+        return save(figure, path)
+
+    bench.plots.save = save_after_a_signal
+
+
+def main() -> None:
+    """Runs MODULE as ``python -m MODULE`` would, with the signal placed as WHERE says."""
+    where, module = sys.argv.pop(1), sys.argv.pop(1)
+    if where.startswith("import:"):
+        sys.meta_path.insert(0, _SignalOnImport(where.removeprefix("import:")))
+    else:
+        _signal_while_saving_a_figure(wrapped=where == "figure-wrapped")
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
