@@ -227,8 +227,12 @@ def _hold_signals() -> None:
         raise KeyboardInterrupt(signal.Signals(_Stopping.received).name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line; returns the exit status."""
+def main(argv: Sequence[str] | None = None, on_signals: bool = False) -> int:
+    """Runs the command line; returns the exit status.
+
+    With ``on_signals`` (``python -m bench.report``), SIGINT and SIGTERM stop the report with one line and exit
+    status 130 or 143, the old report left in place, and change nothing once it is written.
+    """
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: warning: %(message)s", stream=sys.stderr)
     options = Options(
@@ -243,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = args.out or Path(REPORT_DIR)
     _Stopping.phase, _Stopping.received = "reporting", None
     try:
+        for signum in SIGNALS if on_signals else ():
+            signal.signal(signum, _on_signal)
         sweep_dirs = args.sweep_dirs or [find_latest_sweep(DEFAULT_ROOT)]
         if sweep_dirs[0] is None:
             raise ReportError(f"no sweep folder under {DEFAULT_ROOT}; pass SWEEP_DIR")
@@ -270,9 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    for _signum in SIGNALS:
-        signal.signal(_signum, _on_signal)
-    status = main()
+    status = main(on_signals=True)
     # Python puts back the default handlers as it shuts down, which takes a while: ignored, a signal then cannot
     # end with a status that contradicts the line already printed
     for _signum in SIGNALS:
