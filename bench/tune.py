@@ -60,18 +60,30 @@ def final_folder(seeds: int, epochs: int) -> Path:
 def _sweep(overrides: list[str]) -> None:
     """Runs one ``bench.run`` sweep; raises SystemExit with its status when it fails.
 
-    The sweep runs in a session of its own and SIGINT or SIGTERM is passed on to it, once: it records its jobs as
-    interrupted and ends, then so does this command, with the sweep's status (130 or 143).
+    The sweep runs in a session of its own and SIGINT, SIGTERM or SIGHUP is passed on to it, once: it records its
+    jobs as interrupted and ends, then so does this command, with the sweep's status (130 or 143).
     """
     print(f"{PROG}: python -m bench.run -m {' '.join(overrides)}", flush=True)
-    sweep = subprocess.Popen([sys.executable, "-m", "bench.run", "-m", *overrides], start_new_session=True)
-    previous = {signum: signal.signal(signum, lambda signum, _: sweep.send_signal(signum)) for signum in SIGNALS}
+    sweep: subprocess.Popen | None = None
+    early: list[int] = []  # signals that came while the sweep was starting
+
+    def pass_on(signum: int, _frame: object) -> None:
+        if sweep is None:
+            early.append(signum)
+        else:
+            sweep.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, pass_on) for signum in (*SIGNALS, signal.SIGHUP)}
     try:
+        sweep = subprocess.Popen([sys.executable, "-m", "bench.run", "-m", *overrides], start_new_session=True)
+        for signum in early:
+            sweep.send_signal(signum)
         status = sweep.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if status != 0:
+        status = 128 - status if status < 0 else status  # -N: ended by signal N, as a shell says it
         print(f"{PROG}: the sweep above ended with exit status {status}", file=sys.stderr)
         raise SystemExit(status)
 
