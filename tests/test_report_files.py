@@ -63,6 +63,19 @@ def start_report(sweep: Path, cwd: Path, *extra: str) -> subprocess.Popen:
     )
 
 
+def wait_until_it_catches_signals(process: subprocess.Popen) -> None:
+    """Waits until the report has its own handlers in place (SIGTERM is caught: /proc's SigCgt mask), so a signal
+    sent next reaches them and not the interpreter's, however slowly the process starts."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+        if caught >> (signal.SIGTERM - 1) & 1:
+            return
+        assert time.monotonic() < deadline and process.poll() is None, "the report never caught SIGTERM"
+        time.sleep(0.01)
+
+
 def put_back(folder: Path, files: dict[str, bytes]) -> None:
     """Makes ``folder`` hold exactly ``files``."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -109,6 +122,7 @@ def test_a_report_killed_at_any_moment_leaves_the_old_or_the_new_report_whole(sw
 def test_ctrl_c_on_the_report_is_one_line_and_exit_130(sweep, tmp_path, fraction):
     old, _, duration = old_and_new_reports(sweep, tmp_path)
     process = start_report(sweep, tmp_path)
+    wait_until_it_catches_signals(process)
     time.sleep(fraction * duration)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -141,7 +155,7 @@ def test_a_ctrl_c_that_a_library_swallows_or_wraps_still_stops_the_report(sweep,
 
 def test_sigterm_on_the_report_is_one_line_and_exit_143(sweep, tmp_path):
     process = start_report(sweep, tmp_path)
-    time.sleep(0.5)
+    wait_until_it_catches_signals(process)  # then loading the libraries takes seconds
     process.terminate()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143
