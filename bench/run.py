@@ -119,6 +119,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
         KeyboardInterrupt: after recording the job as interrupted with the rows it had.
         StorageError: a file could not be written; the job is recorded as failed where run.json can be.
     """
+    signals.raise_if_stopping()
     validate(cfg)
     digest = config_hash(cfg)
     variant = variant_name(cfg.model)
@@ -171,9 +172,8 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
         except KeyboardInterrupt as interruption:
             record.update(status=store.INTERRUPTED, error=f"interrupted ({str(interruption) or 'SIGINT'})")
             raise
-        except Exception as error:  # a run that breaks must not take the sweep or its results with it
-            log.exception("%sfailed", prefix)
-            record.update(status=store.FAILED, error=f"{type(error).__name__}: {error}")
+        except Exception as error:
+            _record_failure(error, job_signals, record, prefix)
         finally:
             # From here on signals wait: the rows and the record are written whole.
             job_signals.hold()
@@ -183,6 +183,18 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     _summarise(prefix, recorder, record)
     tracking.log_job(cfg.tracking, folder, _sweep_dir())
     return record
+
+
+def _record_failure(error: Exception, job_signals: signals.JobSignals, record: dict[str, Any], prefix: str) -> None:
+    """Records an error of training in ``record``: the job failed and the sweep goes on (a run that breaks must
+    not take the sweep or its results with it), unless a signal came first, which a library turned into this
+    error: then the job is interrupted and the signal raised."""
+    if job_signals.received:
+        interruption = signals.interruption(job_signals.received)
+        record.update(status=store.INTERRUPTED, error=f"interrupted ({str(interruption) or 'SIGINT'})")
+        raise interruption from error
+    log.exception("%sfailed", prefix)
+    record.update(status=store.FAILED, error=f"{type(error).__name__}: {error}")
 
 
 def _sweep_dir() -> Path | None:

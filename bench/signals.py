@@ -50,14 +50,17 @@ class JobSignals:
 
     Once the job writes its last files (:meth:`hold`), signals wait: the rows are written whole and run.json
     says how the job ended. A signal that waited is raised when the job is done, unless it is already stopping.
+    The first signal is remembered too (``received``): where a library swallowed what it raised, the job ends as
+    trained and the signal is raised when it is done; where a library turned it into another error, the job
+    records itself as interrupted, not failed.
     """
 
     def __init__(self) -> None:
-        self.armed, self.waiting, self.previous = True, 0, {}
+        self.armed, self.received, self.waiting, self.previous = True, 0, 0, {}
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.armed:
-            self.armed = False
+            self.armed, self.received = False, signum
             raise interruption(signum)
         self.waiting = self.waiting or signum
 
@@ -73,20 +76,26 @@ class JobSignals:
     def __exit__(self, error_type: type | None, *_: Any) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
-        if self.waiting and error_type is None:
-            raise interruption(self.waiting)
+        if error_type is None and (self.received or self.waiting):
+            raise interruption(self.received or self.waiting)
 
 
-_stopping = False
+_stopping = 0  # the signal that stops the run or sweep, once one came
 
 
 def _stop(signum: int, _frame: Any) -> None:
     global _stopping
     if _stopping:
         return  # already stopping: the workers are being waited for
-    _stopping = True
+    _stopping = signum
     stop_workers()
     raise interruption(signum)
+
+
+def raise_if_stopping() -> None:
+    """Raises the signal that came outside a job, before another job starts: a library may have swallowed it."""
+    if _stopping:
+        raise interruption(_stopping)
 
 
 def stop_on_signals() -> None:

@@ -233,6 +233,22 @@ def test_a_ctrl_c_while_the_libraries_load_is_one_line_even_if_a_library_swallow
     assert not run_dir.exists()
 
 
+@pytest.mark.parametrize(
+    "where, status", [("import:tensorflow", "completed"), ("train-wrapped", "interrupted"), ("after-job", "completed")]
+)
+def test_a_ctrl_c_that_a_library_swallows_or_wraps_in_a_job_still_stops_the_sweep(tmp_path, start, where, status):
+    # swallowed, the sweep used to go on to its next job; turned into another error, the job was recorded failed
+    sweep = tmp_path / "sweep"
+    seeds = ["-m", "model=forward", "seed=0,1", *QUICK, f"hydra.sweep.dir={sweep}"]
+    process = start(where, "bench.run", *seeds, module="helpers.swallowed_signal")
+    _, stderr = finish(process, timeout=300)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "bench.run: interrupted"
+    record = json.loads((sweep / "0" / "run.json").read_text())
+    assert (record["status"], record["seed_status"]["0"]["status"]) == (status, status)
+    assert not (sweep / "1" / "run.json").exists()
+
+
 # Short chunks (eval_every) let a signal reach the job between chunks soon, even on a busy machine.
 LONG = ["train.epochs=10000000", "train.eval_every=100", "runtime.progress_every_s=0.1"]
 

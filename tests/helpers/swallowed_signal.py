@@ -2,9 +2,10 @@
 arrives where a library would hide it, and the command then goes on as if nothing had happened.
 
 WHERE is ``import:PACKAGE`` (the signal arrives as PACKAGE is first imported, inside an ``except BaseException``
-that swallows what it raises), ``figure`` (as bench.report saves a figure, swallowed the same way) or
+that swallows what it raises), ``figure`` (as bench.report saves a figure, swallowed the same way),
 ``figure-wrapped`` (as bench.report saves a figure, turned into a RuntimeError, as Python does with an error
-raised in a class body).
+raised in a class body), ``train-wrapped`` (as bench.run's job starts training, turned into a RuntimeError) or
+``after-job`` (as bench.run passes a finished job to its trackers, between two jobs, swallowed).
 """
 
 from __future__ import annotations
@@ -42,19 +43,45 @@ class _SignalOnImport(importlib.abc.MetaPathFinder):
         return None
 
 
+def _wrapped() -> None:
+    try:
+        _signal_here()
+    except BaseException as error:
+        raise RuntimeError("Error calling __set_name__") from error
+
+
+def _signal_as_training_starts() -> None:
+    import bench.engines
+
+    train = bench.engines.train
+
+    def train_after_a_signal(*args):
+        _wrapped()
+        return train(*args)
+
+    # bench.run, run as __main__, takes train from bench.engines as it starts
+    bench.engines.train = train_after_a_signal
+
+
+def _signal_after_each_job() -> None:
+    import bench.tracking
+
+    log_job = bench.tracking.log_job
+
+    def log_job_after_a_signal(*args):
+        _swallowed()
+        return log_job(*args)
+
+    bench.tracking.log_job = log_job_after_a_signal
+
+
 def _signal_while_saving_a_figure(wrapped: bool) -> None:
     import bench.plots
 
     save = bench.plots.save
 
     def save_after_a_signal(figure, path):
-        if not wrapped:
-            _swallowed()
-        else:
-            try:
-                _signal_here()
-            except BaseException as error:
-                raise RuntimeError("Error calling __set_name__") from error
+        _wrapped() if wrapped else _swallowed()
         return save(figure, path)
 
     bench.plots.save = save_after_a_signal
@@ -65,6 +92,10 @@ def main() -> None:
     where, module = sys.argv.pop(1), sys.argv.pop(1)
     if where.startswith("import:"):
         sys.meta_path.insert(0, _SignalOnImport(where.removeprefix("import:")))
+    elif where == "train-wrapped":
+        _signal_as_training_starts()
+    elif where == "after-job":
+        _signal_after_each_job()
     else:
         _signal_while_saving_a_figure(wrapped=where == "figure-wrapped")
     runpy.run_module(module, run_name="__main__", alter_sys=True)
