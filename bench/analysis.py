@@ -20,7 +20,7 @@ from bench.collect import Collection
 from bench.document import format_distinct, format_epochs
 from bench.intervals import N_BOOT, IntervalMethod, T
 from bench.ranking import Ranking, rank_rows
-from bench.schema import variant_order
+from bench.variants import variant_order
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ seed finished (its entry in ``seed_status`` says ``completed``, or the job says 
 such entry), and its rows are every row its config promises, with finite losses (:mod:`bench.jobs`). When the
 same variant and seed appear in more than one job folder, the folder read last (sweeps in the order given, jobs
 in numeric order) is used and the others are listed as duplicates. Runs of one variant with other settings are
-named apart (:func:`bench.schema.labelled_variant`).
+named apart (:func:`bench.variants.labelled_variant`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import pandas as pd
 
 from bench.jobs import Job, problem, read_job
 from bench.readers import value_at
-from bench.schema import labelled_variant
 from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
 from bench.sweeps import SWEEP_FILE, scan
+from bench.variants import labelled_variant
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,9 @@ import pandas as pd
 
 from bench import compile_cache
 from bench import data as datasets
-from bench.schema import BenchConfig, Device, Engine, EvaluationSet, variant_name
+from bench.schema import BenchConfig, Device, Engine, EvaluationSet
 from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
+from bench.variants import variant_name
 
 log = logging.getLogger(__name__)
 

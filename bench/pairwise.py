@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.stats
 
 from bench.intervals import IntervalMethod, mean_test, win_rate
-from bench.schema import variant_order
+from bench.variants import variant_order
 
 # outcome column -> True when a higher value is better; the first is the primary metric
 METRICS = {"final_accuracy": True, "final_loss": False}

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from matplotlib.colors import to_rgb
 
-from bench.schema import VARIANTS, Cell, base_variant, cell_of, lstm_variant, variant_order
+from bench.schema import Cell
+from bench.variants import VARIANTS, base_variant, cell_of, lstm_variant, variant_order
 
 Colour = tuple[float, float, float]
 
@@ -33,7 +34,7 @@ class Style:
     fillstyle: str = "full"
 
 
-# LSTM variant -> (colour, line style, marker); the keys are the LSTM's names in bench.schema.VARIANTS
+# LSTM variant -> (colour, line style, marker); the keys are the LSTM's names in bench.variants.VARIANTS
 KNOWN = {
     "forward": ("#009E73", "-", "P"),
     "backward": ("#D55E00", "-", "v"),
@@ -66,7 +67,7 @@ def _variant_style(variant: str) -> Style:
 
 
 def variant_styles(variants: Iterable[str]) -> dict[str, Style]:
-    """A fixed :class:`Style` per name, in report order (:func:`bench.schema.variant_order`).
+    """A fixed :class:`Style` per name, in report order (:func:`bench.variants.variant_order`).
 
     Names of one model with other settings get shades of its colour from dark to light in report order; unknown
     names the SPARE colours in alphabetical order.

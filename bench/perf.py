@@ -161,7 +161,8 @@ def tracking_cost(overrides: list[str]) -> str:
     Tracking runs after a job has written its folder, so this is all it adds to a job; training is untouched.
     """
     from bench import store, tracking
-    from bench.schema import config_hash, to_plain, variant_name
+    from bench.schema import config_hash, to_plain
+    from bench.variants import variant_name
 
     cfg = compose_case(["n_seeds=10", "tracking=[mlflow,tensorboard]", *overrides])
     recorder, started = Recorder(cfg, seeds_of(cfg)), time.perf_counter()

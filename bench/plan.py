@@ -25,7 +25,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from bench import display, memory, store, sweeps, tracking
-from bench.schema import EXECUTION_ONLY, ConfigError, Device, config_hash, to_plain, validate, variant_name
+from bench.schema import EXECUTION_ONLY, ConfigError, Device, config_hash, to_plain, validate
+from bench.variants import variant_name
 
 log = logging.getLogger("bench.run")
 

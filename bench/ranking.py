@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench.intervals import IntervalMethod
 from bench.pairwise import METRICS, both_ways
-from bench.schema import variant_order
+from bench.variants import variant_order
 
 RANKING_COLUMNS = ["rank", "variant", "n_seeds", "mean", "prob_best", "beats", "beaten_by", "not_separated_from"]
 

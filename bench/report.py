@@ -48,9 +48,9 @@ from bench.document import Image, render_html, render_markdown
 from bench.figures import figure_specs
 from bench.intervals import METHODS
 from bench.report_folder import NotAReport, replacing
-from bench.schema import CONFIG_VARIANTS, VARIANTS, as_variant
 from bench.sections import build_document
 from bench.sweeps import find_latest_sweep
+from bench.variants import CONFIG_VARIANTS, VARIANTS, as_variant
 
 DEFAULT_ROOT = Path("outputs/multirun")
 REPORT_DIR = "report"

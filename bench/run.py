@@ -35,7 +35,8 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from bench import completeness, display, exits, plan, signals, store, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
-from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate, variant_name  # noqa: E402
+from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate  # noqa: E402
+from bench.variants import variant_name  # noqa: E402
 
 log = logging.getLogger("bench.run")
 register_configs()

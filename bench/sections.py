@@ -26,7 +26,7 @@ from bench.document import (
     format_seeds,
 )
 from bench.result_sections import by_length_blocks, findings_blocks, pairwise_blocks, ranking_blocks, summary_blocks
-from bench.schema import variant_order
+from bench.variants import variant_order
 
 # the libraries whose versions decide the report's numbers and figures
 ANALYSIS_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn")

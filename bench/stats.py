@@ -16,7 +16,7 @@ import scipy.integrate
 import scipy.stats
 
 from bench.intervals import IntervalMethod, clopper_pearson, grouped_mean_intervals, interval_columns, mean_interval
-from bench.schema import variant_order
+from bench.variants import variant_order
 
 LAST_K = 3
 
@@ -106,7 +106,7 @@ def rolling_mean_per_seed(
 
 
 def sorted_by_variant(frame: pd.DataFrame, extra: Sequence[str] = (), column: str = "variant") -> pd.DataFrame:
-    """``frame`` sorted by ``column`` in :func:`bench.schema.variant_order`, then by ``extra``."""
+    """``frame`` sorted by ``column`` in :func:`bench.variants.variant_order`, then by ``extra``."""
     rank = {name: position for position, name in enumerate(variant_order(frame[column]))}
     return (
         frame.assign(_rank=frame[column].map(rank))
@@ -200,7 +200,7 @@ def summarize_variants(outcomes: pd.DataFrame, method: IntervalMethod) -> pd.Dat
     Returns:
         Columns variant, n_seeds, final_from, final_epoch (the epochs "final" averages; the widest range when
         seeds differ), final_loss_{mean,low,high}, final_accuracy_{mean,low,high}, auc_loss_{mean,low,high},
-        level, then :func:`time_to_level`'s columns; variants in :func:`bench.schema.variant_order`.
+        level, then :func:`time_to_level`'s columns; variants in :func:`bench.variants.variant_order`.
     """
     rows = []
     for variant in variant_order(outcomes["variant"]):

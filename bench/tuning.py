@@ -25,8 +25,9 @@ import pandas as pd
 from bench.analysis import Analysis
 from bench.collect import Collection
 from bench.intervals import IntervalMethod, interval_columns, mean_interval
-from bench.schema import EvaluationSet, TrainConfig, base_variant, variant_order
+from bench.schema import EvaluationSet, TrainConfig
 from bench.stats import seed_outcomes
+from bench.variants import base_variant, variant_order
 
 # Search seeds start here; reported runs use seeds below it (0 .. n_seeds - 1 by default).
 SEARCH_FIRST_SEED = 1000

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import collect, readers, schema, store, sweeps
+from bench import collect, readers, store, sweeps, variants
 from helpers.results import curve_rows, run_record, write_job, write_sweep, write_variant_job
 
 
@@ -244,7 +244,7 @@ class TestCollect:
         assert (
             collection.metrics.groupby("variant")["seed"].nunique().to_dict()["forward [epochs=30, eval_every=10]"] == 2
         )
-        assert schema.variant_order(collection.metrics["variant"])[-1] == "backward [epochs=20, eval_every=5]"
+        assert variants.variant_order(collection.metrics["variant"])[-1] == "backward [epochs=20, eval_every=5]"
 
     def test_runs_table_has_every_setting_that_can_name_runs_apart(self, tmp_path):
         write_sweep(tmp_path, {"forward": {0: 0.8}}, epochs=30, eval_every=10, threshold=0.5)

@@ -6,7 +6,8 @@ import pytest
 
 from bench import data as data_sets
 from bench.engines import Recorder, Timings, train
-from bench.schema import VARIANT_MODELS, Cell, lstm_variant, seeds_of
+from bench.schema import Cell, seeds_of
+from bench.variants import VARIANT_MODELS, lstm_variant
 from helpers.cli import run_cli
 from helpers.configs import CELL_OVERRIDES, make_config
 from helpers.training import train_losses, train_metrics

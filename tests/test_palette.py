@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.palette import KNOWN, variant_palette, variant_styles
-from bench.schema import CONFIG_VARIANTS, VARIANTS, lstm_variant
+from bench.variants import CONFIG_VARIANTS, VARIANTS, lstm_variant
 
 LSTM_VARIANTS = list(CONFIG_VARIANTS.values())
 

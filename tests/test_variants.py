@@ -8,18 +8,16 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from bench.schema import (
+from bench.schema import Cell, config_hash, to_plain
+from bench.variants import (
     CONFIG_VARIANTS,
     VARIANT_MODELS,
     VARIANTS,
-    Cell,
     as_variant,
     base_variant,
     cell_of,
-    config_hash,
     labelled_variant,
     lstm_variant,
-    to_plain,
     variant_name,
     variant_order,
     variant_overrides,

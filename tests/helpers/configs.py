@@ -7,7 +7,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from bench.schema import CONFIG_VARIANTS, VARIANTS, register_configs, variant_overrides
+from bench.schema import register_configs
+from bench.variants import CONFIG_VARIANTS, VARIANTS, variant_overrides
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 register_configs()

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.schema import VARIANT_MODELS
 from bench.store import LENGTH_COLUMNS, METRIC_COLUMNS
+from bench.variants import VARIANT_MODELS
 
 
 def identity(variant: str, seed: int) -> dict[str, Any]:
