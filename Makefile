@@ -64,7 +64,7 @@ length-generalisation: install ## every variant trained on 10 steps and scored o
 
 tuned: install ## each variant at its own learning rate: search on validation data, final seeds, side-by-side report
 	$(PY) -m bench.run -m experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS) hydra/launcher=$(LAUNCHER)
-	$(PY) -m bench.tune "$$($(PY) -m bench.plan experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS))" --seeds $(or $(SEEDS),10) --epochs $(or $(EPOCHS),1000)
+	$(PY) -m bench.tune "$$($(PY) -m bench.plan experiment=tuning_search n_seeds=$(SEARCH_SEEDS) $(if $(EPOCHS),train.epochs=$(EPOCHS)) $(SWEEP_ARGS))" --seeds $(or $(SEEDS),10) --epochs $(or $(EPOCHS),1000) --launcher $(LAUNCHER)
 
 cells: install ## every direction and merge of the LSTM, the GRU and the SimpleRNN, then the report
 	$(call sweep_and_report,experiment=cells $(SIZE) $(SWEEP_ARGS))

@@ -1,4 +1,5 @@
-"""Each variant at its own tuned learning rate: ``python -m bench.tune SEARCH_DIR [--seeds 10] [--epochs 1000]``.
+"""Each variant at its own tuned learning rate: ``python -m bench.tune SEARCH_DIR [--seeds 10] [--epochs 1000]
+[--launcher basic]``.
 
 Reads the learning-rate search that ``python -m bench.run -m experiment=tuning_search`` wrote into SEARCH_DIR,
 chooses each variant's rate (:mod:`bench.tuning` states the protocol and the rule), runs the final seeds at the
@@ -88,10 +89,12 @@ def _sweep(overrides: list[str]) -> None:
         raise SystemExit(status)
 
 
-def run_finals(rates: dict[str, float], seeds: int, epochs: int, folder: Path) -> dict[str, list[Path]]:
+def run_finals(
+    rates: dict[str, float], seeds: int, epochs: int, folder: Path, launcher: str = "basic"
+) -> dict[str, list[Path]]:
     """Runs every variant at the default rate and each at its chosen one (a variant whose choice is the default
-    rate reuses its default run); returns the folders of each comparison."""
-    size = [f"n_seeds={seeds}", "seed=0", f"train.epochs={epochs}"]
+    rate reuses its default run), with Hydra's ``launcher`` preset; returns the folders of each comparison."""
+    size = [f"n_seeds={seeds}", "seed=0", f"train.epochs={epochs}", f"hydra/launcher={launcher}"]
     _sweep(["experiment=all", *size, f"hydra.sweep.dir={folder / 'default'}"])
     tuned = []
     default_runs = collect([folder / "default"]).runs.set_index("variant")["run_dir"]
@@ -195,6 +198,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=1000, help="epochs of the final runs (default 1000)")
     parser.add_argument("--last-k", type=int, default=LAST_K, help=f"evaluations 'final' averages (default {LAST_K})")
     parser.add_argument("--n-boot", type=int, default=N_BOOT, help=f"bootstrap resamples (default {N_BOOT})")
+    parser.add_argument(
+        "--launcher",
+        default="basic",
+        help="Hydra's launcher for the final sweeps: basic (one job after another), parallel (two at a time), or "
+        "another preset in conf/hydra/launcher (default basic)",
+    )
     return parser.parse_args(argv)
 
 
@@ -219,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rates = chosen_rates(search)
     for variant, rate in rates.items():
         print(f"{PROG}: {variant}: learning rate {rate:g}")
-    reports = run_finals(rates, args.seeds, args.epochs, folder)
+    reports = run_finals(rates, args.seeds, args.epochs, folder, args.launcher)
     for name, dirs in reports.items():
         write_report(dirs, folder / f"report-{name}", options)
     print(f"{PROG}: wrote {write_comparison(folder, search, reports, options)}")

@@ -96,3 +96,12 @@ def test_the_makefile_runs_its_sweeps_side_by_side_unless_told_otherwise():
     assert "hydra/launcher=parallel" in plain
     (basic,) = dry_run("sweep", "LAUNCHER=basic")
     assert "hydra/launcher=basic" in basic and "hydra/launcher=parallel" not in basic
+
+
+def test_make_tuned_runs_the_final_sweeps_with_the_same_launcher_as_the_search():
+    printed = subprocess.run(["make", "-n", "tuned"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    (search,) = [line for line in printed.splitlines() if "bench.run" in line]
+    (finals,) = [line for line in printed.splitlines() if "bench.tune" in line]
+    assert "hydra/launcher=parallel" in search and finals.endswith("--launcher parallel")
+    printed = subprocess.run(["make", "-n", "tuned", "LAUNCHER=basic"], cwd=ROOT, capture_output=True, text=True)
+    assert printed.stdout.rstrip().endswith("--launcher basic")

@@ -161,3 +161,14 @@ def test_ctrl_c_on_the_command_stops_its_sweep_which_records_its_jobs_as_interru
     ]
     assert json.loads(records.read_text())["status"] == "interrupted"
     assert not [job for job in psutil.process_iter(["cmdline"]) if str(sweep) in " ".join(job.info["cmdline"] or [])]
+
+
+def test_the_final_sweeps_run_with_the_launcher_given(tmp_path, monkeypatch):
+    sweeps = []
+    monkeypatch.setattr(tune, "_sweep", sweeps.append)
+    monkeypatch.setattr(
+        tune, "collect", lambda _: collect([write_search(tmp_path / "default", {("forward", 0.001): {0: 0.9}})])
+    )
+    tune.run_finals({"forward": 0.01}, 1, 20, tmp_path / "finals", "parallel")
+    assert len(sweeps) == 2 and all("hydra/launcher=parallel" in overrides for overrides in sweeps)
+    assert tune.parse_args([str(tmp_path)]).launcher == "basic"
