@@ -202,27 +202,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 class _Stopping:
-    """Where the command is when SIGINT or SIGTERM arrives: reporting, or done (it has said how it ended)."""
+    """Where the command is when SIGINT or SIGTERM arrives: reporting, holding (the new report is being put in
+    place) or done (it has said how it ended); and the first signal that came."""
 
     phase = "reporting"
     received: int | None = None
 
 
 def _on_signal(signum: int, frame: object) -> None:
-    """While reporting, raises KeyboardInterrupt; once the report is written (or not), does nothing.
+    """While reporting, raises KeyboardInterrupt, at every signal; while the new report is put in place, only
+    remembers the signal; once the command has said how it ended, does nothing.
 
-    The signal is also remembered: a KeyboardInterrupt that a library swallows, or turns into another error,
-    still stops the report before it replaces the old one (:func:`_hold_signals`).
+    The signal is remembered from the first: a KeyboardInterrupt that a library swallows, or turns into another
+    error, still stops the report before it replaces the old one (:func:`_hold_signals`).
     """
-    if _Stopping.phase == "done" or _Stopping.received:
+    if _Stopping.phase == "done":
         return
-    _Stopping.received = signum
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    _Stopping.received = _Stopping.received or signum
+    if _Stopping.phase == "reporting":
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _hold_signals() -> None:
-    """From here until the report is in place signals wait; one that arrived earlier stops the report now."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    """From here until the report is in place signals wait; one that came earlier stops the report now.
+
+    A flag, not the thread's signal mask: the libraries' threads would take a blocked signal, and Python would
+    still run the handler in this one.
+    """
+    _Stopping.phase = "holding"
     if _Stopping.received:
         raise KeyboardInterrupt(signal.Signals(_Stopping.received).name)
 
@@ -255,6 +262,7 @@ def main(argv: Sequence[str] | None = None, on_signals: bool = False) -> int:
         out_dir = args.out or sweep_dirs[0] / REPORT_DIR
         report = write_report(sweep_dirs, out_dir, options, before_swap=_hold_signals)
     except BaseException as error:
+        _Stopping.phase = "done"  # a signal now would interrupt the one line below
         if not _Stopping.received:
             if isinstance(error, ReportError):
                 print(f"{PROG}: {error}", file=sys.stderr)
@@ -270,7 +278,6 @@ def main(argv: Sequence[str] | None = None, on_signals: bool = False) -> int:
     finally:
         # the report is written (or not) and says so next: a signal from here on, or one held, changes nothing
         _Stopping.phase = "done"
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     print(f"{PROG}: wrote {report} and {report.with_suffix('.html').name}")
     return 0
 

@@ -171,9 +171,11 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
             (folder / store.RUN_FILE).unlink(missing_ok=True)
             raise
         except KeyboardInterrupt as interruption:
+            job_signals.hold()
             record.update(status=store.INTERRUPTED, error=f"interrupted ({str(interruption) or 'SIGINT'})")
             raise
         except Exception as error:
+            job_signals.hold()
             _record_failure(error, job_signals, record, prefix)
         finally:
             # From here on signals wait: the rows and the record are written whole.
@@ -312,13 +314,13 @@ def main(cfg: DictConfig) -> dict[str, Any]:
 
 def cli() -> None:
     """Entry point: Hydra's own error printing is replaced by one line and a non-zero exit (:mod:`bench.exits`)."""
+    signals.stop_on_signals()
     if os.environ.get("HYDRA_FULL_ERROR"):
         main()
         return
     os.environ["HYDRA_FULL_ERROR"] = "1"
     # A full disk fails every log line written to run.log; the one line below says why, without tracebacks.
     logging.raiseExceptions = False
-    signals.stop_on_signals()
     try:
         main()
     except SystemExit as done:

@@ -48,10 +48,11 @@ def describe(error: KeyboardInterrupt) -> str:
 class JobSignals:
     """SIGTERM and SIGINT while a job runs: the first one raises, so the job records itself as interrupted.
 
-    Once the job writes its last files (:meth:`hold`), signals wait: the rows are written whole and run.json
-    says how the job ended. A signal that waited is raised when the job is done, unless it is already stopping.
-    The first signal is remembered too (``received``): where a library swallowed what it raised, the job ends as
-    trained and the signal is raised when it is done; where a library turned it into another error, the job
+    Once the job writes its last files (:meth:`hold`, the first thing the job does when training ends, however it
+    ends), signals wait: the rows are written whole and run.json says how the job ended. A signal that waited is
+    raised when the job is done, unless it is already stopping. Until then every signal raises, and the first is
+    remembered (``received``): where a library swallowed what it raised, the job ends as trained and the signal is
+    raised when it is done (or the next Ctrl-C stops it); where a library turned it into another error, the job
     records itself as interrupted, not failed.
     """
 
@@ -60,7 +61,7 @@ class JobSignals:
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.armed:
-            self.armed, self.received = False, signum
+            self.received = self.received or signum
             raise interruption(signum)
         self.waiting = self.waiting or signum
 

@@ -61,23 +61,27 @@ def final_folder(seeds: int, epochs: int) -> Path:
 def _sweep(overrides: list[str]) -> None:
     """Runs one ``bench.run`` sweep; raises SystemExit with its status when it fails.
 
-    The sweep runs in a session of its own and SIGINT, SIGTERM or SIGHUP is passed on to it, once: it records its
-    jobs as interrupted and ends, then so does this command, with the sweep's status (130 or 143).
+    The sweep runs in a session of its own, and SIGINT and SIGTERM are passed on to it (SIGHUP as SIGTERM, which
+    it handles): it records its jobs as interrupted and ends, then so does this command, with the sweep's status
+    (130 or 143). A signal that reaches a sweep already ending well stops this command all the same
+    (KeyboardInterrupt), before the next sweep.
     """
     print(f"{PROG}: python -m bench.run -m {' '.join(overrides)}", flush=True)
     sweep: subprocess.Popen | None = None
-    early: list[int] = []  # signals that came while the sweep was starting
+    received: list[int] = []
+    pending: list[int] = []  # those that came while the sweep was starting
 
     def pass_on(signum: int, _frame: object) -> None:
+        received.append(signal.SIGTERM if signum == signal.SIGHUP else signum)
         if sweep is None:
-            early.append(signum)
+            pending.append(received[-1])
         else:
-            sweep.send_signal(signum)
+            sweep.send_signal(received[-1])
 
     previous = {signum: signal.signal(signum, pass_on) for signum in (*SIGNALS, signal.SIGHUP)}
     try:
         sweep = subprocess.Popen([sys.executable, "-m", "bench.run", "-m", *overrides], start_new_session=True)
-        for signum in early:
+        for signum in pending:
             sweep.send_signal(signum)
         status = sweep.wait()
     finally:
@@ -87,6 +91,8 @@ def _sweep(overrides: list[str]) -> None:
         status = 128 - status if status < 0 else status  # -N: ended by signal N, as a shell says it
         print(f"{PROG}: the sweep above ended with exit status {status}", file=sys.stderr)
         raise SystemExit(status)
+    if received:
+        raise KeyboardInterrupt(signal.Signals(received[0]).name)
 
 
 def run_finals(

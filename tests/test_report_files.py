@@ -64,16 +64,29 @@ def start_report(sweep: Path, cwd: Path, *extra: str) -> subprocess.Popen:
 
 
 def wait_until_it_catches_signals(process: subprocess.Popen) -> None:
-    """Waits until the report has its own handlers in place (SIGTERM is caught: /proc's SigCgt mask), so a signal
-    sent next reaches them and not the interpreter's, however slowly the process starts."""
+    """Waits until the report catches SIGTERM (/proc's SigCgt mask): its handlers are then in place, from the start
+    of loading its libraries on, so a signal sent next reaches them and not the interpreter's, however slowly the
+    process starts."""
     deadline = time.monotonic() + 60
     while True:
+        assert time.monotonic() < deadline and process.poll() is None, "the report never caught SIGTERM"
         status = Path(f"/proc/{process.pid}/status").read_text()
         caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
         if caught >> (signal.SIGTERM - 1) & 1:
             return
-        assert time.monotonic() < deadline and process.poll() is None, "the report never caught SIGTERM"
         time.sleep(0.01)
+
+
+def report_with_a_signal(where: str, sweep: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """The report of ``sweep``, with a SIGINT where :mod:`helpers.swallowed_signal` puts it."""
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.swallowed_signal", where, "bench.report", str(sweep), *OPTIONS],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def put_back(folder: Path, files: dict[str, bytes]) -> None:
@@ -139,18 +152,21 @@ def test_a_ctrl_c_that_a_library_swallows_or_wraps_still_stops_the_report(sweep,
     assert report.main([str(sweep), *OPTIONS]) == 0
     old = files_of(sweep / "report")
     write_variant_job(sweep / "3", "bidirectional-concat", {0: 0.9, 1: 0.91, 2: 0.9})
-    finished = subprocess.run(
-        [sys.executable, "-m", "helpers.swallowed_signal", where, "bench.report", str(sweep), *OPTIONS],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = report_with_a_signal(where, sweep, tmp_path)
     assert (finished.returncode, finished.stdout) == (130, ""), finished.stderr
     assert finished.stderr.strip().splitlines() == ["bench.report: interrupted by SIGINT; the report was not written"]
     assert files_of(sweep / "report") == old
     assert [path.name for path in sweep.iterdir() if path.name.startswith(".report")] == [".report.lock"]
+
+
+def test_a_ctrl_c_as_the_new_report_is_put_in_place_changes_nothing(sweep, tmp_path):
+    # the report is put in place whole, and the command says so: signals wait from just before the swap
+    write_variant_job(sweep / "3", "bidirectional-concat", {0: 0.9, 1: 0.91, 2: 0.9})
+    assert start_report(sweep, tmp_path, "--out", str(tmp_path / "new")).wait(timeout=120) == 0
+    finished = report_with_a_signal("swap", sweep, tmp_path)
+    assert (finished.returncode, finished.stderr) == (0, ""), finished.stderr
+    assert finished.stdout.startswith("bench.report: wrote")
+    assert files_of(sweep / "report") == files_of(tmp_path / "new")
 
 
 def test_sigterm_on_the_report_is_one_line_and_exit_143(sweep, tmp_path):

@@ -4,6 +4,7 @@ of default and tuned rates."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -143,7 +144,10 @@ def test_ctrl_c_on_the_command_stops_its_sweep_which_records_its_jobs_as_interru
     # the sweep used to be killed 0.25 s after a Ctrl-C (subprocess.run's way), or left running after a SIGTERM
     search_dir = write_search(tmp_path / "search", {("forward", 0.001): dict.fromkeys(SEEDS, 0.9)})
     command = [sys.executable, "-m", "bench.tune", str(search_dir), "--seeds", "1", "--epochs", "200000"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().startswith("bench.tune: forward: learning rate")
     assert process.stdout.readline().startswith("bench.tune: python -m bench.run -m experiment=all")
     sweep = tmp_path / "outputs/multirun/tuned-1seeds-200000epochs/default"
@@ -172,3 +176,24 @@ def test_the_final_sweeps_run_with_the_launcher_given(tmp_path, monkeypatch):
     tune.run_finals({"forward": 0.01}, 1, 20, tmp_path / "finals", "parallel")
     assert len(sweeps) == 2 and all("hydra/launcher=parallel" in overrides for overrides in sweeps)
     assert tune.parse_args([str(tmp_path)]).launcher == "basic"
+
+
+def test_a_signal_that_reaches_a_sweep_as_it_ends_well_still_stops_the_command(monkeypatch):
+    class EndingSweep:
+        sent: list[int] = []
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def send_signal(self, signum):
+            self.sent.append(signum)
+
+        def wait(self):
+            os.kill(os.getpid(), signal.SIGHUP)  # the terminal closes as the sweep ends with exit status 0
+            return 0
+
+    monkeypatch.setattr(tune.subprocess, "Popen", EndingSweep)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        tune._sweep(["model=forward"])
+    assert EndingSweep.sent == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL

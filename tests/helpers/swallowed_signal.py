@@ -5,7 +5,8 @@ WHERE is ``import:PACKAGE`` (the signal arrives as PACKAGE is first imported, in
 that swallows what it raises), ``figure`` (as bench.report saves a figure, swallowed the same way),
 ``figure-wrapped`` (as bench.report saves a figure, turned into a RuntimeError, as Python does with an error
 raised in a class body), ``train-wrapped`` (as bench.run's job starts training, turned into a RuntimeError) or
-``after-job`` (as bench.run passes a finished job to its trackers, between two jobs, swallowed).
+``after-job`` (as bench.run passes a finished job to its trackers, between two jobs, swallowed). ``swap`` sends
+the signal, plainly, as bench.report puts its new report in place.
 """
 
 from __future__ import annotations
@@ -75,6 +76,18 @@ def _signal_after_each_job() -> None:
     bench.tracking.log_job = log_job_after_a_signal
 
 
+def _signal_as_the_report_is_swapped_in() -> None:
+    import bench.report_folder
+
+    swap_in = bench.report_folder._swap_in
+
+    def swap_in_after_a_signal(*args):
+        _signal_here()
+        return swap_in(*args)
+
+    bench.report_folder._swap_in = swap_in_after_a_signal
+
+
 def _signal_while_saving_a_figure(wrapped: bool) -> None:
     import bench.plots
 
@@ -96,6 +109,8 @@ def main() -> None:
         _signal_as_training_starts()
     elif where == "after-job":
         _signal_after_each_job()
+    elif where == "swap":
+        _signal_as_the_report_is_swapped_in()
     else:
         _signal_while_saving_a_figure(wrapped=where == "figure-wrapped")
     runpy.run_module(module, run_name="__main__", alter_sys=True)
