@@ -7,7 +7,14 @@ came to. Hydra calls :class:`Guard` (``hydra.callbacks.guard`` in conf/config.ya
 run or sweep. ``python -m bench.plan OVERRIDES`` prints the folder ``python -m bench.run -m OVERRIDES`` writes to.
 """
 
+# ruff: noqa: E402 - as a command, the libraries are imported after the signal handlers that cover their loading
 from __future__ import annotations
+
+from bench.loading import end_at_once_on_signals
+
+if __name__ == "__main__":
+    # the command only prints a folder: a signal at any moment ends it with one line
+    end_at_once_on_signals(lambda name: f"bench.plan: interrupted by {name}")
 
 import copy
 import logging

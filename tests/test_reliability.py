@@ -231,6 +231,10 @@ def test_a_ctrl_c_while_the_libraries_load_is_one_line_even_if_a_library_swallow
     stdout, stderr = finish(process, timeout=60)
     assert (process.returncode, stdout, stderr) == (130, "", "bench.run: interrupted\n")
     assert not run_dir.exists()
+    # so is the plan's command, which the make targets run to find a sweep's folder
+    process = start("import:hydra", "bench.plan", "experiment=all", module="helpers.swallowed_signal")
+    assert finish(process, timeout=60) == ("", "bench.plan: interrupted by SIGINT\n")
+    assert process.returncode == 130
 
 
 @pytest.mark.parametrize(
