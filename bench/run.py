@@ -33,7 +33,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from bench import completeness, display, exits, plan, signals, store, tracking  # noqa: E402
+from bench import completeness, display, exits, plan, signals, store, sweeps, tracking  # noqa: E402
 from bench.engines import Recorder, Timings, train  # noqa: E402
 from bench.schema import ConfigError, config_hash, register_configs, seeds_of, to_plain, validate  # noqa: E402
 from bench.variants import variant_name  # noqa: E402
@@ -105,7 +105,12 @@ def _job_prefix() -> str:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return ""
-    total = os.environ.get(plan.JOBS_ENV, "?")
+    # the plan sets the total in the process that started the sweep, whose workers inherit it; Ray's workers do
+    # not, and read it from the sweep's multirun.yaml, which Hydra's sweeper writes before any job starts
+    total = os.environ.get(plan.JOBS_ENV)
+    if total is None:
+        planned = sweeps.planned_jobs(Path(hydra_cfg.sweep.dir))
+        total = str(len(planned)) if planned else "?"
     return f"job {hydra_cfg.job.num + 1}/{total} | "
 
 

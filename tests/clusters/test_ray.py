@@ -42,6 +42,9 @@ def test_a_sweep_joins_a_running_ray_head_with_the_documented_command(ray_head, 
     worker_logs = "\n".join(path.name for path in (ray_tmpdir / "ray" / head_session / "logs").glob("worker-*.out"))
     for job in jobs.values():
         assert f"-{pid(job)}.out" in worker_logs
+    # Ray's workers do not inherit the sweep's environment: each job's lines still say how many jobs there are
+    for num, job in jobs.items():
+        assert any(f"job {num + 1}/4 | " in line for line in job["log"]), job["log"]
 
 
 def test_the_ray_local_preset_starts_a_ray_of_its_own_and_ends_it(basic_sweep, tmp_path, monkeypatch):
