@@ -167,7 +167,7 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     progress = Progress(cfg.runtime.progress_every_s, recorder, prefix, cfg.train.epochs)
     with signals.JobSignals() as job_signals:
         try:
-            record["device"] = train(cfg, recorder, timings, progress)
+            record["device"] = train(cfg, recorder, timings, job_signals.watching(progress))
             trained_to_end = True
             record["status"] = store.FAILED if recorder.failures else store.COMPLETED
             if recorder.failures:
@@ -176,11 +176,9 @@ def run_job(cfg: DictConfig, folder: Path) -> dict[str, Any]:
             (folder / store.RUN_FILE).unlink(missing_ok=True)
             raise
         except KeyboardInterrupt as interruption:
-            job_signals.hold()
             record.update(status=store.INTERRUPTED, error=f"interrupted ({str(interruption) or 'SIGINT'})")
             raise
         except Exception as error:
-            job_signals.hold()
             _record_failure(error, job_signals, record, prefix)
         finally:
             # From here on signals wait: the rows and the record are written whole.

@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -48,12 +49,12 @@ def describe(error: KeyboardInterrupt) -> str:
 class JobSignals:
     """SIGTERM and SIGINT while a job runs: the first one raises, so the job records itself as interrupted.
 
-    Once the job writes its last files (:meth:`hold`, the first thing the job does when training ends, however it
-    ends), signals wait: the rows are written whole and run.json says how the job ended. A signal that waited is
-    raised when the job is done, unless it is already stopping. Until then every signal raises, and the first is
-    remembered (``received``): where a library swallowed what it raised, the job ends as trained and the signal is
-    raised when it is done (or the next Ctrl-C stops it); where a library turned it into another error, the job
-    records itself as interrupted, not failed.
+    Later signals wait, so that the job records itself whole; so do all signals once the job writes its last files
+    (:meth:`hold`): the rows are written whole and run.json says how the job ended. A signal that waited is raised
+    when the job is done, unless it is already stopping. The first signal is remembered (``received``): where a
+    library swallowed what it raised, training raises it again at its next progress step
+    (:meth:`watching`), or the job raises it when done; where a library turned it into another error, the
+    job records itself as interrupted, not failed.
     """
 
     def __init__(self) -> None:
@@ -61,12 +62,23 @@ class JobSignals:
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.armed:
-            self.received = self.received or signum
+            self.armed, self.received = False, signum
             raise interruption(signum)
         self.waiting = self.waiting or signum
 
     def hold(self) -> None:
         self.armed = False
+
+    def watching(self, progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
+        """Training's progress callback ``progress(done, total)``, first raising the signal that came if training
+        still goes on: a library swallowed what the signal raised."""
+
+        def report(done: int, total: int) -> None:
+            if self.received:
+                raise interruption(self.received)
+            progress(done, total)
+
+        return report
 
     def __enter__(self) -> JobSignals:
         # Signal handlers belong to the main thread; a launcher running jobs in threads keeps its own.
