@@ -11,11 +11,13 @@ the signal, plainly, as bench.report puts its new report in place.
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import os
 import runpy
 import signal
 import sys
+from collections.abc import Callable
 
 
 def _signal_here() -> None:
@@ -51,53 +53,26 @@ def _wrapped() -> None:
         raise RuntimeError("Error calling __set_name__") from error
 
 
-def _signal_as_training_starts() -> None:
-    import bench.engines
-
-    train = bench.engines.train
-
-    def train_after_a_signal(*args):
-        _wrapped()
-        return train(*args)
-
-    # bench.run, run as __main__, takes train from bench.engines as it starts
-    bench.engines.train = train_after_a_signal
+# WHERE -> (module, function): the signal comes, as the signal function says, each time the function is called
+PLACES = {
+    "figure": ("bench.plots", "save", _swallowed),
+    "figure-wrapped": ("bench.plots", "save", _wrapped),
+    "train-wrapped": ("bench.engines", "train", _wrapped),
+    "after-job": ("bench.tracking", "log_job", _swallowed),
+    "swap": ("bench.report_folder", "_swap_in", _signal_here),
+}
 
 
-def _signal_after_each_job() -> None:
-    import bench.tracking
+def _signal_before_each_call(module_name: str, name: str, signal_there: Callable[[], None]) -> None:
+    # the command, run as __main__ below, takes the function from its module as it starts, or calls it there
+    module = importlib.import_module(module_name)
+    function = getattr(module, name)
 
-    log_job = bench.tracking.log_job
+    def after_a_signal(*args):
+        signal_there()
+        return function(*args)
 
-    def log_job_after_a_signal(*args):
-        _swallowed()
-        return log_job(*args)
-
-    bench.tracking.log_job = log_job_after_a_signal
-
-
-def _signal_as_the_report_is_swapped_in() -> None:
-    import bench.report_folder
-
-    swap_in = bench.report_folder._swap_in
-
-    def swap_in_after_a_signal(*args):
-        _signal_here()
-        return swap_in(*args)
-
-    bench.report_folder._swap_in = swap_in_after_a_signal
-
-
-def _signal_while_saving_a_figure(wrapped: bool) -> None:
-    import bench.plots
-
-    save = bench.plots.save
-
-    def save_after_a_signal(figure, path):
-        _wrapped() if wrapped else _swallowed()
-        return save(figure, path)
-
-    bench.plots.save = save_after_a_signal
+    setattr(module, name, after_a_signal)
 
 
 def main() -> None:
@@ -105,14 +80,8 @@ def main() -> None:
     where, module = sys.argv.pop(1), sys.argv.pop(1)
     if where.startswith("import:"):
         sys.meta_path.insert(0, _SignalOnImport(where.removeprefix("import:")))
-    elif where == "train-wrapped":
-        _signal_as_training_starts()
-    elif where == "after-job":
-        _signal_after_each_job()
-    elif where == "swap":
-        _signal_as_the_report_is_swapped_in()
     else:
-        _signal_while_saving_a_figure(wrapped=where == "figure-wrapped")
+        _signal_before_each_call(*PLACES[where])
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
