@@ -18,6 +18,11 @@ from collections.abc import Callable
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def interrupted(name: str) -> str:
+    """How a run or sweep says a signal ended it: ``interrupted`` for SIGINT (Ctrl-C), ``interrupted by SIGTERM``."""
+    return "interrupted" if name == "SIGINT" else f"interrupted by {name}"
+
+
 def end_at_once_on_signals(line: Callable[[str], str]) -> None:
     """Until other handlers replace these, SIGINT or SIGTERM prints ``line(name)`` (name: ``SIGINT`` or
     ``SIGTERM``) on stderr and ends the process with status 128 + the signal's number."""

@@ -19,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.loading import end_at_once_on_signals
+from bench.loading import end_at_once_on_signals, interrupted
 
 if __name__ == "__main__":
     # loading Hydra, pandas and the engines takes a second or two: a Ctrl-C then ends with one line, not a traceback
-    end_at_once_on_signals(lambda name: "bench.run: interrupted" + ("" if name == "SIGINT" else f" by {name}"))
+    end_at_once_on_signals(lambda name: f"bench.run: {interrupted(name)}")
 
 # TensorFlow's C++ start-up chatter would bury the progress lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

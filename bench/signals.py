@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from bench import plan, store
+from bench import loading, plan, store
 
 log = logging.getLogger("bench.run")
 
@@ -43,7 +43,7 @@ def exit_code(error: KeyboardInterrupt) -> int:
 
 def describe(error: KeyboardInterrupt) -> str:
     """``interrupted by SIGTERM`` for a signal this module raised, else ``interrupted``."""
-    return f"interrupted by {error}" if isinstance(error, Interrupted) else "interrupted"
+    return loading.interrupted(str(error) if isinstance(error, Interrupted) else "SIGINT")
 
 
 class JobSignals:
