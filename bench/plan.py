@@ -16,6 +16,7 @@ if __name__ == "__main__":
     # the command only prints a folder: a signal at any moment ends it with one line
     end_at_once_on_signals(lambda name: f"bench.plan: interrupted by {name}")
 
+import contextlib
 import copy
 import logging
 import multiprocessing
@@ -249,18 +250,29 @@ def settle() -> None:
     """
     for job in _plan.jobs if _plan else []:
         record = store.read_run(job.folder)
-        if not record or record.get("status") != store.RUNNING or record.get("host") != socket.gethostname():
+        if not _running_here(record):
             continue
         pid = record.get("pid")
         if isinstance(pid, int) and psutil.pid_exists(pid):
-            psutil.wait_procs([psutil.Process(pid)], timeout=5)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.wait_procs([psutil.Process(pid)], timeout=5)
             if psutil.pid_exists(pid):
                 continue
+        # The job may have recorded its end after the first read, up to the moment its process ended: that
+        # record, not the one read before, is the one to keep.
+        record = store.read_run(job.folder)
+        if not _running_here(record):
+            continue
         record.update(status=store.INTERRUPTED, error="its process ended before the job recorded its end")
         try:
             store.write_run(job.folder, record)
         except OSError:
             continue
+
+
+def _running_here(record: dict[str, Any] | None) -> bool:
+    """True when ``record`` says its job is running, in a process of this machine."""
+    return bool(record) and record.get("status") == store.RUNNING and record.get("host") == socket.gethostname()
 
 
 def summarise() -> list[str]:

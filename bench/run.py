@@ -290,7 +290,7 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     share_cores_between_workers(cfg, hydra_cfg)
     if plan.in_worker():
-        signals.end_with_parent()
+        signals.prepare_worker(Path(hydra_cfg.sweep.dir))
     try:
         record = run_job(cfg, Path(hydra_cfg.runtime.output_dir))
     except ConfigError as error:
@@ -306,8 +306,7 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     except KeyboardInterrupt as interruption:
         if plan.in_worker():
             # A joblib worker would go on to the next job: it ends here, its job recorded as interrupted.
-            logging.shutdown()
-            os._exit(signals.exit_code(interruption))
+            signals.end_worker(signals.exit_code(interruption), Path(hydra_cfg.sweep.dir))
         raise
     failed = record.get("status") == store.FAILED
     if failed and (hydra_cfg.mode != RunMode.MULTIRUN or cfg.runtime.fail_fast):

@@ -2,18 +2,21 @@
 
 The process that started the run or sweep exits 143 (SIGTERM) or 130 (SIGINT) with one line, after the worker
 processes of a parallel launcher have recorded their jobs and ended. Inside a job the first signal raises, so the
-job records itself; the job's last files are written whole whatever arrives while they are.
+job records itself; the job's last files are written whole whatever arrives while they are. joblib's executor
+(loky) kills every worker once one of them ends, so no worker ends while another still records its job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -118,7 +121,46 @@ def stop_on_signals() -> None:
         signal.signal(signum, _stop)
 
 
-_watching = False
+_worker_parent: int | None = None  # in a joblib worker: the process that started it
+
+
+def prepare_worker(sweep_dir: Path) -> None:
+    """In a joblib worker, at each job's start: the worker ends when the process that started it does
+    (:func:`end_with_parent`), and a signal between two jobs ends it as :func:`end_worker` does."""
+
+    def end_between_jobs(signum: int, _frame: Any) -> None:
+        end_worker(128 + signum, sweep_dir)
+
+    end_with_parent()
+    for signum in SIGNALS:
+        signal.signal(signum, end_between_jobs)
+
+
+def end_worker(code: int, sweep_dir: Path) -> None:
+    """Ends this joblib worker with exit status ``code``, once no other worker of the sweep has a job that says
+    running (at most WORKER_GRACE_S); signals that come meanwhile are ignored, since the worker is ending.
+
+    loky kills every worker (SIGKILL) as soon as one of them ends, so a worker that ended first would cut short the
+    records that the others are still writing.
+    """
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    deadline = time.monotonic() + WORKER_GRACE_S
+    while time.monotonic() < deadline and _other_workers_running(sweep_dir):
+        time.sleep(0.05)
+    logging.shutdown()
+    os._exit(code)
+
+
+def _other_workers_running(sweep_dir: Path) -> bool:
+    if _worker_parent is None or os.getppid() != _worker_parent:
+        return False  # the process that started the workers has ended, and its loky with it: nothing kills them
+    try:
+        others = {child.pid for child in psutil.Process(_worker_parent).children()} - {os.getpid()}
+        folders = [child for child in sweep_dir.iterdir() if child.is_dir()]
+    except (psutil.Error, OSError):
+        return False
+    return bool(others & _running_pids(folders))
 
 
 def end_with_parent(poll_s: float = 1.0) -> None:
@@ -127,11 +169,10 @@ def end_with_parent(poll_s: float = 1.0) -> None:
     That process holds the folder's lock; killed without a chance to stop its workers (SIGKILL), it would leave
     them writing into a folder that the next sweep may already own. Their jobs are recorded as interrupted instead.
     """
-    global _watching
-    if _watching:
+    global _worker_parent
+    if _worker_parent is not None:
         return
-    _watching = True
-    parent = os.getppid()
+    _worker_parent = parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -144,25 +185,43 @@ def end_with_parent(poll_s: float = 1.0) -> None:
 def stop_workers() -> None:
     """Asks every process this one started to stop (SIGTERM) and waits for those running a job of the plan.
 
-    Workers record their job as interrupted and exit; a worker that has not ended after WORKER_GRACE_S is
-    killed. Processes that ignore SIGTERM and run no job (joblib's resource tracker) are left to end with us.
+    Workers running a job are asked first: a worker that ends has loky kill the others (SIGKILL), so the others
+    are asked only once those jobs are recorded. Workers record their job as interrupted and exit; a worker that
+    has not ended after WORKER_GRACE_S is killed. Processes that ignore SIGTERM and run no job (joblib's resource
+    tracker) are left to end with us.
     """
     children = psutil.Process().children(recursive=True)
-    for child in children:
+    busy = [child for child in children if child.pid in _plan_running_pids()]
+    _ask_to_stop(busy)
+    _wait_for(busy)
+    rest = [child for child in children if child not in busy]
+    _ask_to_stop(rest)
+    # a worker that took a job meanwhile records it too
+    _wait_for([child for child in rest if child.pid in _plan_running_pids()])
+
+
+def _ask_to_stop(processes: list[psutil.Process]) -> None:
+    for process in processes:
         try:
-            child.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
         except psutil.NoSuchProcess:
             continue
-    running = _running_pids()
-    workers = [child for child in children if child.pid in running]
+
+
+def _wait_for(workers: list[psutil.Process]) -> None:
     _, alive = psutil.wait_procs(workers, timeout=WORKER_GRACE_S)
-    for child in alive:
-        log.warning("worker %d has not recorded its job within %.0f s; killed", child.pid, WORKER_GRACE_S)
-        child.kill()
+    for worker in alive:
+        log.warning("worker %d has not recorded its job within %.0f s; killed", worker.pid, WORKER_GRACE_S)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
 
 
-def _running_pids() -> set[int]:
-    """The processes on this host that the plan's run.json files name as running a job."""
+def _plan_running_pids() -> set[int]:
     jobs = plan.current().jobs if plan.current() else []
-    records = (store.read_run(job.folder) or {} for job in jobs)
+    return _running_pids(job.folder for job in jobs)
+
+
+def _running_pids(folders: Iterable[Path]) -> set[int]:
+    """The processes on this host that the run.json files of ``folders`` name as running a job."""
+    records = (store.read_run(folder) or {} for folder in folders)
     return {r.get("pid") for r in records if r.get("status") == store.RUNNING and r.get("host") == socket.gethostname()}

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from omegaconf import OmegaConf
 
+from bench import plan, store
 from helpers.cli import run_cli
 from helpers.configs import NO_XLA, QUICK
 from helpers.sweeps import status
@@ -38,13 +41,13 @@ def start(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     started: list[subprocess.Popen] = []
 
-    def launch(*args: str, module: str = "bench.run") -> subprocess.Popen:
+    def launch(*args: str, module: str = "bench.run", extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         out = tmp_path / f"process-{len(started)}"
         with open(f"{out}.out", "w") as stdout, open(f"{out}.err", "w") as stderr:
             process = subprocess.Popen(
                 [sys.executable, "-m", module, *args],
                 cwd=tmp_path,
-                env={**env, "PYTHONPATH": str(TESTS)},
+                env={**env, "PYTHONPATH": str(TESTS), **(extra_env or {})},
                 start_new_session=True,
                 stdout=stdout,
                 stderr=stderr,
@@ -334,6 +337,101 @@ def test_the_parallel_launcher_honours_the_signal_contract(tmp_path, start, sign
         assert (pd.read_csv(sweep / job / "metrics.csv")["split"] == "train").sum() >= 300
         assert not list((sweep / job).glob(".*.tmp"))
     assert not any(status(sweep / job) for job in ("2", "3", "4", "5"))
+
+
+# A job's process that records its end a moment after it was found running, then ends.
+RECORDS_ITS_END_LATE = """
+import json, os, sys, time
+time.sleep(1)
+record = json.loads(open(sys.argv[1]).read()) | {"status": "completed", "seed_status": {"0": {"status": "completed"}}}
+open(sys.argv[1] + ".tmp", "w").write(json.dumps(record))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+"""
+
+
+def test_settling_a_stopped_sweep_keeps_what_its_jobs_recorded_and_marks_the_rest_interrupted(tmp_path, monkeypatch):
+    late, gone = tmp_path / "0", tmp_path / "1"
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    for job in (late, gone):
+        job.mkdir()
+        store.write_run(job, {"status": "running", "host": socket.gethostname(), "pid": ended.pid})
+    recording = subprocess.Popen([sys.executable, "-c", RECORDS_ITS_END_LATE, str(late / "run.json")])
+    store.write_run(late, {"status": "running", "host": socket.gethostname(), "pid": recording.pid})
+    jobs = [plan.Job(num, job, OmegaConf.create()) for num, job in enumerate((late, gone))]
+    monkeypatch.setattr(plan, "_plan", plan.Plan(tmp_path, jobs, multirun=True))
+    plan.settle()
+    recording.wait()
+    assert store.read_run(late)["status"] == "completed" and store.read_run(late)["seed_status"]
+    assert store.read_run(gone)["status"] == "interrupted"
+
+
+def slow_record(job: str, seconds: float) -> dict[str, str]:
+    """The environment in which the sweep's job ``job`` takes ``seconds`` to write its rows (helpers.slow_record)."""
+    return {
+        "PYTHONPATH": f"{TESTS}{os.pathsep}{TESTS / 'helpers' / 'slow_record'}",
+        "SLOW_RECORD_JOB": job,
+        "SLOW_RECORD_S": str(seconds),
+    }
+
+
+def start_with_job_1_slow_to_record(start, sweep: Path, *overrides: str) -> subprocess.Popen:
+    """A sweep of the forward model on 2 joblib workers, whose job 1 takes 5 s to write its rows."""
+    return start(
+        "-m",
+        "hydra/launcher=parallel",
+        "model=forward",
+        *QUICK,
+        NO_XLA,
+        *LONG,
+        *overrides,
+        f"hydra.sweep.dir={sweep}",
+        extra_env=slow_record("1", 5),
+    )
+
+
+def stop(process: subprocess.Popen, signum: int) -> None:
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # Ctrl-C reaches the whole process group
+    else:
+        process.send_signal(signum)  # kill <pid> reaches the parent only
+
+
+def assert_recorded_as_interrupted(job: Path) -> None:
+    record = json.loads((job / "run.json").read_text())
+    assert record["status"] == "interrupted", record
+    assert all(entry["status"] == "interrupted" for entry in record["seed_status"].values())
+    assert (pd.read_csv(job / "metrics.csv")["split"] == "train").sum() >= 20
+    assert not list(job.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_worker_that_recorded_its_job_waits_for_the_others_to_record_theirs(tmp_path, start, signum, code):
+    # loky kills every worker once one of them ends: here the worker of job 1 still writes its rows then
+    sweep = tmp_path / "sweep"
+    process = start_with_job_1_slow_to_record(start, sweep, "seed=0,1")
+    wait_for(lambda: min(epochs_logged(sweep / job / "run.log") for job in ("0", "1")) >= 20, timeout=240)
+    stop(process, signum)
+    stdout, stderr = finish(process, timeout=120)
+    assert process.returncode == code, stderr[-2000:]
+    assert f"sweep {sweep}: 2 job(s): 2 interrupted" in stdout
+    for job in ("0", "1"):
+        assert_recorded_as_interrupted(sweep / job)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_worker_between_jobs_does_not_end_before_a_busy_one_has_recorded_its_job(tmp_path, start, signum, code):
+    sweep = tmp_path / "sweep"
+    # job 0 ends soon, and its worker waits for a next job that never comes
+    process = start_with_job_1_slow_to_record(start, sweep, "train.epochs=20,10000000")
+    wait_for(lambda: status(sweep / "0") == "completed" and epochs_logged(sweep / "1" / "run.log") >= 20, timeout=240)
+    stop(process, signum)
+    stdout, stderr = finish(process, timeout=120)
+    assert process.returncode == code, stderr[-2000:]
+    assert f"sweep {sweep}: 2 job(s): 1 completed, 1 interrupted" in stdout
+    assert_recorded_as_interrupted(sweep / "1")
 
 
 SIGNAL_DURING_FINAL_WRITES = """
