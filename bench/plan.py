@@ -82,16 +82,29 @@ class Plan:
 _plan: Plan | None = None
 
 
-def _side_by_side(config: DictConfig, n_jobs_planned: int) -> int:
-    """How many jobs the launcher runs at once on this machine (joblib's n_jobs, all for submitit's local one)."""
-    target = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
+def side_by_side(launcher: DictConfig, n_jobs_planned: int) -> int:
+    """How many jobs the launcher ``hydra.launcher`` runs at once on this machine: joblib's n_jobs (-1 one per core,
+    -2 all but one, as in joblib), at most one per job; all of them for submitit's local one; else 1."""
+    target = str(OmegaConf.select(launcher, "_target_", default=""))
     if target.endswith("submitit_launcher.LocalLauncher"):
         return n_jobs_planned  # submitit runs every job at once on this machine
-    n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs", default=None)
+    n_jobs = OmegaConf.select(launcher, "n_jobs", default=None)
     if not n_jobs or "joblib" not in target:
         return 1
     workers = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     return max(1, min(workers, n_jobs_planned))
+
+
+def _no_more_workers_than_jobs(config: DictConfig, workers: int) -> None:
+    """joblib starts all of its workers at once: it gets as many as run side by side, no more.
+
+    A worker that never gets a job costs memory, and it dies at once on a Ctrl-C, upon which loky kills the workers
+    still recording their jobs (see :mod:`bench.signals`).
+    """
+    launcher = config.hydra.launcher
+    if "joblib" in str(OmegaConf.select(launcher, "_target_", default="")) and launcher.get("n_jobs"):
+        with read_write(launcher), open_dict(launcher):
+            launcher.n_jobs = workers
 
 
 def plan_jobs(config: DictConfig) -> list[Job]:
@@ -225,8 +238,10 @@ def start(config: DictConfig, multirun: bool) -> Plan:
     else:
         jobs = [Job(0, folder, config)]
         validate(config)
-    memory.check([job.cfg for job in jobs], _side_by_side(config, len(jobs)))
+    workers = side_by_side(config.hydra.launcher, len(jobs))
+    memory.check([job.cfg for job in jobs], workers)
     _check_device(jobs)
+    _no_more_workers_than_jobs(config, workers)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         handle = store.lock(folder)
@@ -253,7 +268,8 @@ def settle() -> None:
         if not _running_here(record):
             continue
         pid = record.get("pid")
-        if isinstance(pid, int) and psutil.pid_exists(pid):
+        # this process's own job has ended with the exception that brought it here
+        if isinstance(pid, int) and pid != os.getpid() and psutil.pid_exists(pid):
             with contextlib.suppress(psutil.NoSuchProcess):
                 psutil.wait_procs([psutil.Process(pid)], timeout=5)
             if psutil.pid_exists(pid):

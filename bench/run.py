@@ -266,7 +266,7 @@ def _summarise(prefix: str, recorder: Recorder, record: dict[str, Any]) -> None:
 def share_cores_between_workers(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
     """With runtime.threads=0, gives each job its share of the cores when the launcher runs jobs side by side.
 
-    joblib: cores // workers, n_jobs=-1 meaning one worker per core and -2 all but one (as in joblib).
+    joblib: cores // workers, the workers being those that run side by side (:func:`bench.plan.side_by_side`).
     submitit and Ray: the cores each job was given (launcher.cpus_per_task, launcher.ray.remote.num_cpus).
     TensorFlow sizes its thread pools to every core by default, so parallel workers would oversubscribe them.
     """
@@ -278,8 +278,8 @@ def share_cores_between_workers(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
         hydra_cfg, "launcher.ray.remote.num_cpus", default=None
     )
     if n_jobs:
-        workers = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
-        cfg.runtime.threads = max(1, cores // workers)
+        planned = int(os.environ.get(plan.JOBS_ENV) or sys.maxsize)
+        cfg.runtime.threads = max(1, cores // plan.side_by_side(hydra_cfg.launcher, planned))
     elif given:
         cfg.runtime.threads = max(1, int(given))
 
@@ -334,6 +334,7 @@ def cli() -> None:
         if ending is None:
             raise
         code, line = ending
+        signals.ignore_from_now()
         if code != 2:
             plan.settle()
             plan.summarise()

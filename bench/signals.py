@@ -108,6 +108,12 @@ def _stop(signum: int, _frame: Any) -> None:
     raise interruption(signum)
 
 
+def ignore_from_now() -> None:
+    """Ignores SIGTERM and SIGINT: the command is ending, and says how once it has recorded its jobs."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def raise_if_stopping() -> None:
     """Raises the signal that came outside a job, before another job starts: a library may have swallowed it."""
     if _stopping:
@@ -141,26 +147,51 @@ def end_worker(code: int, sweep_dir: Path) -> None:
     running (at most WORKER_GRACE_S); signals that come meanwhile are ignored, since the worker is ending.
 
     loky kills every worker (SIGKILL) as soon as one of them ends, so a worker that ended first would cut short the
-    records that the others are still writing.
+    records that the others are still writing. The signal goes on to the process that started the sweep, so that
+    a worker stopped on its own (``kill <pid>``) stops the sweep in order; that process ignores it if it is
+    stopping already.
     """
-    for signum in SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    deadline = time.monotonic() + WORKER_GRACE_S
-    while time.monotonic() < deadline and _other_workers_running(sweep_dir):
-        time.sleep(0.05)
+    ignore_from_now()
+    if _worker_parent is not None and os.getppid() == _worker_parent:
+        with contextlib.suppress(OSError):
+            os.kill(_worker_parent, code - 128)
+    _wait_for_other_workers(sweep_dir)
     logging.shutdown()
     os._exit(code)
 
 
-def _other_workers_running(sweep_dir: Path) -> bool:
+def _wait_for_other_workers(sweep_dir: Path) -> None:
+    """Waits until no job folder of ``sweep_dir`` says running in another live worker of this worker's parent.
+
+    The folders are all read again only once those last seen running are done, so that a sweep of many jobs costs
+    little to watch.
+    """
+    deadline = time.monotonic() + WORKER_GRACE_S
+    while time.monotonic() < deadline:
+        busy = [folder for folder in _job_folders(sweep_dir) if _running_in_other_worker(folder)]
+        if not busy:
+            return
+        while busy and time.monotonic() < deadline:
+            time.sleep(0.1)
+            busy = [folder for folder in busy if _running_in_other_worker(folder)]
+
+
+def _job_folders(sweep_dir: Path) -> list[Path]:
+    try:
+        return [child for child in sweep_dir.iterdir() if child.is_dir()]
+    except OSError:
+        return []
+
+
+def _running_in_other_worker(folder: Path) -> bool:
     if _worker_parent is None or os.getppid() != _worker_parent:
         return False  # the process that started the workers has ended, and its loky with it: nothing kills them
+    pid = _running_pids([folder])
     try:
         others = {child.pid for child in psutil.Process(_worker_parent).children()} - {os.getpid()}
-        folders = [child for child in sweep_dir.iterdir() if child.is_dir()]
-    except (psutil.Error, OSError):
+    except psutil.Error:
         return False
-    return bool(others & _running_pids(folders))
+    return bool(pid & others)
 
 
 def end_with_parent(poll_s: float = 1.0) -> None:
@@ -183,42 +214,59 @@ def end_with_parent(poll_s: float = 1.0) -> None:
 
 
 def stop_workers() -> None:
-    """Asks every process this one started to stop (SIGTERM) and waits for those running a job of the plan.
+    """Asks the processes this one started to stop (SIGTERM), in an order that keeps every job's record.
 
-    Workers running a job are asked first: a worker that ends has loky kill the others (SIGKILL), so the others
-    are asked only once those jobs are recorded. Workers record their job as interrupted and exit; a worker that
-    has not ended after WORKER_GRACE_S is killed. Processes that ignore SIGTERM and run no job (joblib's resource
-    tracker) are left to end with us.
+    First the workers that have run a job of the plan, and any that starts one meanwhile: each records its job as
+    interrupted and ends once the others have recorded theirs (:func:`end_worker`). The rest are asked once no
+    job says running: a worker that has not run a job yet dies at once, upon which loky kills the others. A worker
+    whose job is not recorded within WORKER_GRACE_S is killed. Processes that ignore SIGTERM and run no job
+    (joblib's resource tracker) are left to end with us.
     """
-    children = psutil.Process().children(recursive=True)
-    busy = [child for child in children if child.pid in _plan_running_pids()]
-    _ask_to_stop(busy)
-    _wait_for(busy)
-    rest = [child for child in children if child not in busy]
-    _ask_to_stop(rest)
-    # a worker that took a job meanwhile records it too
-    _wait_for([child for child in rest if child.pid in _plan_running_pids()])
-
-
-def _ask_to_stop(processes: list[psutil.Process]) -> None:
-    for process in processes:
-        try:
-            process.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            continue
-
-
-def _wait_for(workers: list[psutil.Process]) -> None:
-    _, alive = psutil.wait_procs(workers, timeout=WORKER_GRACE_S)
-    for worker in alive:
+    asked: dict[int, psutil.Process] = {}
+    deadline = time.monotonic() + WORKER_GRACE_S
+    while True:
+        children = {child.pid: child for child in psutil.Process().children(recursive=True) if _alive(child)}
+        named, running = _plan_pids()
+        _ask_to_stop([child for pid, child in children.items() if pid in named and pid not in asked])
+        asked.update({pid: child for pid, child in children.items() if pid in named})
+        unrecorded = [child for pid, child in children.items() if pid in running]
+        if not unrecorded or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for worker in unrecorded:
         log.warning("worker %d has not recorded its job within %.0f s; killed", worker.pid, WORKER_GRACE_S)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
+    _ask_to_stop([child for pid, child in children.items() if pid not in asked])
+    _, lingering = psutil.wait_procs(list(asked.values()), timeout=5)
+    for worker in lingering:  # its job is recorded: nothing is lost
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.kill()
 
 
-def _plan_running_pids() -> set[int]:
-    jobs = plan.current().jobs if plan.current() else []
-    return _running_pids(job.folder for job in jobs)
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _ask_to_stop(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGTERM)
+
+
+def _plan_pids() -> tuple[set[int], set[int]]:
+    """The processes on this host that the plan's run.json files name, and those of them whose job says running."""
+    named, running = set(), set()
+    for job in plan.current().jobs if plan.current() else []:
+        record = store.read_run(job.folder) or {}
+        if record.get("host") == socket.gethostname():
+            named.add(record.get("pid"))
+            if record.get("status") == store.RUNNING:
+                running.add(record.get("pid"))
+    return named, running
 
 
 def _running_pids(folders: Iterable[Path]) -> set[int]:

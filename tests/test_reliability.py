@@ -242,7 +242,13 @@ def test_a_ctrl_c_while_the_libraries_load_is_one_line_even_if_a_library_swallow
 
 @pytest.mark.parametrize(
     "where, status",
-    [("import:tensorflow", "interrupted"), ("train-wrapped", "interrupted"), ("after-job", "completed")],
+    [
+        ("import:tensorflow", "interrupted"),
+        ("train-wrapped", "interrupted"),
+        ("after-job", "completed"),
+        # a second Ctrl-C while the command ends: it used to be a traceback
+        ("train-wrapped,settle", "interrupted"),
+    ],
 )
 def test_a_ctrl_c_that_a_library_swallows_or_wraps_in_a_job_still_stops_the_sweep(tmp_path, start, where, status):
     # swallowed, the sweep used to go on to its next job; turned into another error, the job was recorded failed.
@@ -252,7 +258,7 @@ def test_a_ctrl_c_that_a_library_swallows_or_wraps_in_a_job_still_stops_the_swee
     process = start(where, "bench.run", *seeds, module="helpers.swallowed_signal")
     _, stderr = finish(process, timeout=300)
     assert process.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == "bench.run: interrupted"
+    assert stderr.strip().splitlines()[-1] == "bench.run: interrupted" and "Traceback" not in stderr
     record = json.loads((sweep / "0" / "run.json").read_text())
     assert (record["status"], record["seed_status"]["0"]["status"]) == (status, status)
     assert not (sweep / "1" / "run.json").exists()
@@ -350,20 +356,21 @@ os.replace(sys.argv[1] + ".tmp", sys.argv[1])
 
 
 def test_settling_a_stopped_sweep_keeps_what_its_jobs_recorded_and_marks_the_rest_interrupted(tmp_path, monkeypatch):
-    late, gone = tmp_path / "0", tmp_path / "1"
+    late, gone, own = tmp_path / "0", tmp_path / "1", tmp_path / "2"
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
-    for job in (late, gone):
+    for job, pid in ((late, ended.pid), (gone, ended.pid), (own, os.getpid())):
         job.mkdir()
-        store.write_run(job, {"status": "running", "host": socket.gethostname(), "pid": ended.pid})
+        store.write_run(job, {"status": "running", "host": socket.gethostname(), "pid": pid})
     recording = subprocess.Popen([sys.executable, "-c", RECORDS_ITS_END_LATE, str(late / "run.json")])
     store.write_run(late, {"status": "running", "host": socket.gethostname(), "pid": recording.pid})
-    jobs = [plan.Job(num, job, OmegaConf.create()) for num, job in enumerate((late, gone))]
+    # a job of this process's own, which ended with the exception that has it settle the sweep
+    jobs = [plan.Job(num, job, OmegaConf.create()) for num, job in enumerate((late, gone, own))]
     monkeypatch.setattr(plan, "_plan", plan.Plan(tmp_path, jobs, multirun=True))
     plan.settle()
     recording.wait()
     assert store.read_run(late)["status"] == "completed" and store.read_run(late)["seed_status"]
-    assert store.read_run(gone)["status"] == "interrupted"
+    assert store.read_run(gone)["status"] == store.read_run(own)["status"] == "interrupted"
 
 
 def slow_record(job: str, seconds: float) -> dict[str, str]:
@@ -406,16 +413,34 @@ def assert_recorded_as_interrupted(job: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_worker_that_recorded_its_job_waits_for_the_others_to_record_theirs(tmp_path, start, signum, code):
-    # loky kills every worker once one of them ends: here the worker of job 1 still writes its rows then
+@pytest.mark.parametrize(
+    "signum, code, n_jobs", [(signal.SIGTERM, 143, 2), (signal.SIGINT, 130, 2), (signal.SIGINT, 130, 4)]
+)
+def test_a_worker_that_recorded_its_job_waits_for_the_others_to_record_theirs(tmp_path, start, signum, code, n_jobs):
+    # loky kills every worker once one of them ends: here the worker of job 1 still writes its rows then. With more
+    # workers than jobs, a worker without a job died at once of the Ctrl-C: the sweep now has one worker per job.
     sweep = tmp_path / "sweep"
-    process = start_with_job_1_slow_to_record(start, sweep, "seed=0,1")
+    process = start_with_job_1_slow_to_record(start, sweep, "seed=0,1", f"hydra.launcher.n_jobs={n_jobs}")
     wait_for(lambda: min(epochs_logged(sweep / job / "run.log") for job in ("0", "1")) >= 20, timeout=240)
     stop(process, signum)
     stdout, stderr = finish(process, timeout=120)
     assert process.returncode == code, stderr[-2000:]
+    assert "Joblib.Parallel(n_jobs=2," in stdout
     assert f"sweep {sweep}: 2 job(s): 2 interrupted" in stdout
+    for job in ("0", "1"):
+        assert_recorded_as_interrupted(sweep / job)
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_on_its_own_stops_the_sweep_in_order(tmp_path, start):
+    # it used to end alone, and loky then killed the other workers, their rows unwritten (exit 1)
+    sweep = tmp_path / "sweep"
+    process = start_with_job_1_slow_to_record(start, sweep, "seed=0,1,2")
+    wait_for(lambda: min(epochs_logged(sweep / job / "run.log") for job in ("0", "1")) >= 20, timeout=240)
+    os.kill(json.loads((sweep / "0" / "run.json").read_text())["pid"], signal.SIGTERM)
+    stdout, stderr = finish(process, timeout=120)
+    assert (process.returncode, stderr.strip().splitlines()) == (143, ["bench.run: interrupted by SIGTERM"])
+    assert f"sweep {sweep}: 3 job(s): 2 interrupted, 1 not run" in stdout
     for job in ("0", "1"):
         assert_recorded_as_interrupted(sweep / job)
 

@@ -6,7 +6,8 @@ that swallows what it raises), ``figure`` (as bench.report saves a figure, swall
 ``figure-wrapped`` (as bench.report saves a figure, turned into a RuntimeError, as Python does with an error
 raised in a class body), ``train-wrapped`` (as bench.run's job starts training, turned into a RuntimeError) or
 ``after-job`` (as bench.run passes a finished job to its trackers, between two jobs, swallowed). ``swap`` sends
-the signal, plainly, as bench.report puts its new report in place.
+the signal, plainly, as bench.report puts its new report in place, and ``settle`` as bench.run, ending, marks the
+jobs left running as interrupted. Several places, comma-separated, each have their signal.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ PLACES = {
     "train-wrapped": ("bench.engines", "train", _wrapped),
     "after-job": ("bench.tracking", "log_job", _swallowed),
     "swap": ("bench.report_folder", "_swap_in", _signal_here),
+    "settle": ("bench.plan", "settle", _signal_here),
 }
 
 
@@ -78,10 +80,11 @@ def _signal_before_each_call(module_name: str, name: str, signal_there: Callable
 def main() -> None:
     """Runs MODULE as ``python -m MODULE`` would, with the signal placed as WHERE says."""
     where, module = sys.argv.pop(1), sys.argv.pop(1)
-    if where.startswith("import:"):
-        sys.meta_path.insert(0, _SignalOnImport(where.removeprefix("import:")))
-    else:
-        _signal_before_each_call(*PLACES[where])
+    for place in where.split(","):
+        if place.startswith("import:"):
+            sys.meta_path.insert(0, _SignalOnImport(place.removeprefix("import:")))
+        else:
+            _signal_before_each_call(*PLACES[place])
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
