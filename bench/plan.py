@@ -91,8 +91,12 @@ def side_by_side(launcher: DictConfig, n_jobs_planned: int) -> int:
     n_jobs = OmegaConf.select(launcher, "n_jobs", default=None)
     if not n_jobs or "joblib" not in target:
         return 1
-    workers = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return max(1, min(workers, n_jobs_planned))
+    if n_jobs < 0:
+        # the cores this process may use (affinity, a container's limit), as joblib counts them for n_jobs < 0
+        from joblib import cpu_count
+
+        n_jobs = max(1, cpu_count() + 1 + n_jobs)
+    return max(1, min(n_jobs, n_jobs_planned))
 
 
 def _no_more_workers_than_jobs(config: DictConfig, workers: int) -> None:

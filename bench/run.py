@@ -334,11 +334,11 @@ def cli() -> None:
         if ending is None:
             raise
         code, line = ending
-        signals.ignore_from_now()
-        if code != 2:
-            plan.settle()
-            plan.summarise()
-        print(f"bench.run: {line}", file=sys.stderr)
+        with signals.ending():
+            if code != 2:
+                plan.settle()
+                plan.summarise()
+            print(f"bench.run: {line}", file=sys.stderr)
         sys.exit(code)
 
 

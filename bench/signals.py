@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +109,21 @@ def _stop(signum: int, _frame: Any) -> None:
 
 
 def ignore_from_now() -> None:
-    """Ignores SIGTERM and SIGINT: the command is ending, and says how once it has recorded its jobs."""
+    """Ignores SIGTERM and SIGINT: the process is ending, and says how once it has recorded its jobs."""
     for signum in SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def ending() -> Iterator[None]:
+    """While the command records how it ended and says so, SIGTERM and SIGINT are ignored; after that, they end
+    it at once and silently, should the libraries' clean-up hang."""
+    ignore_from_now()
+    try:
+        yield
+    finally:
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def raise_if_stopping() -> None:
@@ -214,32 +226,30 @@ def end_with_parent(poll_s: float = 1.0) -> None:
 
 
 def stop_workers() -> None:
-    """Asks the processes this one started to stop (SIGTERM), in an order that keeps every job's record.
+    """Asks the processes this one started to stop (SIGTERM) and waits until no job of the plan says running.
 
-    First the workers that have run a job of the plan, and any that starts one meanwhile: each records its job as
-    interrupted and ends once the others have recorded theirs (:func:`end_worker`). The rest are asked once no
-    job says running: a worker that has not run a job yet dies at once, upon which loky kills the others. A worker
-    whose job is not recorded within WORKER_GRACE_S is killed. Processes that ignore SIGTERM and run no job
-    (joblib's resource tracker) are left to end with us.
+    Each worker records its job as interrupted and ends once the others have recorded theirs (:func:`end_worker`);
+    one between two jobs ends without starting another. A worker whose job is not recorded within WORKER_GRACE_S is
+    killed; one that has recorded its job but not ended within a few seconds too. Processes that ignore SIGTERM and
+    run no job (joblib's resource tracker) are left to end with us.
     """
     asked: dict[int, psutil.Process] = {}
+    recording: dict[int, psutil.Process] = {}
     deadline = time.monotonic() + WORKER_GRACE_S
     while True:
         children = {child.pid: child for child in psutil.Process().children(recursive=True) if _alive(child)}
-        named, running = _plan_pids()
-        _ask_to_stop([child for pid, child in children.items() if pid in named and pid not in asked])
-        asked.update({pid: child for pid, child in children.items() if pid in named})
+        _ask_to_stop([child for pid, child in children.items() if pid not in asked])
+        asked.update(children)
+        running = _running_pids(job.folder for job in (plan.current().jobs if plan.current() else []))
         unrecorded = [child for pid, child in children.items() if pid in running]
+        recording.update((worker.pid, worker) for worker in unrecorded)
         if not unrecorded or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     for worker in unrecorded:
         log.warning("worker %d has not recorded its job within %.0f s; killed", worker.pid, WORKER_GRACE_S)
-        with contextlib.suppress(psutil.NoSuchProcess):
-            worker.kill()
-    _ask_to_stop([child for pid, child in children.items() if pid not in asked])
-    _, lingering = psutil.wait_procs(list(asked.values()), timeout=5)
-    for worker in lingering:  # its job is recorded: nothing is lost
+    _, lingering = psutil.wait_procs(list(recording.values()), timeout=0 if unrecorded else 5)
+    for worker in lingering:
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.kill()
 
@@ -255,18 +265,6 @@ def _ask_to_stop(processes: list[psutil.Process]) -> None:
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGTERM)
-
-
-def _plan_pids() -> tuple[set[int], set[int]]:
-    """The processes on this host that the plan's run.json files name, and those of them whose job says running."""
-    named, running = set(), set()
-    for job in plan.current().jobs if plan.current() else []:
-        record = store.read_run(job.folder) or {}
-        if record.get("host") == socket.gethostname():
-            named.add(record.get("pid"))
-            if record.get("status") == store.RUNNING:
-                running.add(record.get("pid"))
-    return named, running
 
 
 def _running_pids(folders: Iterable[Path]) -> set[int]:

@@ -7,13 +7,18 @@ would add seconds to every job.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from joblib import cpu_count
+from omegaconf import OmegaConf
 
+from bench.plan import side_by_side
 from helpers.cli import run_cli
 from helpers.configs import CONF, NO_XLA, QUICK
 from helpers.sweeps import LOG_PID, by_variant_and_seed, pid, read_job, sweep
@@ -41,6 +46,32 @@ def test_the_parallel_preset_is_joblib_with_two_workers():
     assert parallel._target_ == JOBLIB
     assert parallel.n_jobs == 2
     assert launcher("parallel", "hydra.launcher.n_jobs=4").n_jobs == 4
+
+
+# How many workers a joblib sweep gets, in a process allowed one core (as under taskset or in a Slurm allocation).
+WORKERS_ON_ONE_CORE = """
+import os, sys
+from omegaconf import OmegaConf
+from bench.plan import side_by_side
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+print(side_by_side(OmegaConf.create({"_target_": sys.argv[1], "n_jobs": -1}), 7))
+"""
+
+
+def test_jobs_run_side_by_side_one_per_worker_and_no_more_workers_than_jobs():
+    joblib = {"_target_": JOBLIB}
+    assert side_by_side(OmegaConf.create({**joblib, "n_jobs": 4}), 7) == 4
+    assert side_by_side(OmegaConf.create({**joblib, "n_jobs": 4}), 2) == 2
+    assert side_by_side(OmegaConf.create({**joblib, "n_jobs": -1}), 1000) == cpu_count()
+    assert side_by_side(OmegaConf.create({**joblib, "n_jobs": -2}), 1000) == max(1, cpu_count() - 1)
+    assert side_by_side(OmegaConf.create({"_target_": f"{SUBMITIT}.LocalLauncher"}), 3) == 3
+    basic = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+    assert side_by_side(OmegaConf.create({"_target_": basic}), 3) == 1
+    # the cores this process may use, not those of the machine
+    one_core = subprocess.run(
+        [sys.executable, "-c", WORKERS_ON_ONE_CORE, JOBLIB], capture_output=True, text=True, check=True
+    )
+    assert one_core.stdout.strip() == "1"
 
 
 def test_the_cluster_presets_extend_submitit_and_keep_its_files_in_the_sweep_folder():
