@@ -21,12 +21,19 @@ of its own shapes. Config overrides (e.g. ``device=gpu``) apply to them. ``--qui
 try the benchmark out.
 """
 
+# ruff: noqa: E402 - as a command, the libraries are imported after the signal handlers that cover their loading
 from __future__ import annotations
+
+from bench.loading import end_at_once_on_signals, interrupted
+
+if __name__ == "__main__":
+    end_at_once_on_signals(lambda name: f"bench.perf: {interrupted(name)}")
 
 import argparse
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,12 +43,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pandas as pd  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
+import pandas as pd
+from hydra import compose, initialize_config_dir
 
-from bench.compiled import forget_compiled  # noqa: E402
-from bench.engines import Recorder, Timings, train  # noqa: E402
-from bench.schema import register_configs, seeds_of, validate  # noqa: E402
+from bench import signals
+from bench.compiled import forget_compiled
+from bench.engines import Recorder, Timings, train
+from bench.schema import register_configs, seeds_of, validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MISSION = ["-m", "model.merge=sum,mul,concat,ave", "seed=0,1,2"]
@@ -246,5 +254,22 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _stop(signum: int, _frame: object) -> None:
+    signals.ignore_from_now()  # the command is stopping: a second signal must not cut its clean-up short
+    raise signals.interruption(signum)
+
+
+def cli() -> None:
+    """Entry point: SIGINT or SIGTERM stop the benchmark with one line and exit 130 or 143; the command it is
+    timing is killed and its scratch folder removed (the tables are written once every one is measured)."""
+    for signum in signals.SIGNALS:
+        signal.signal(signum, _stop)
+    try:
+        main()
+    except KeyboardInterrupt as interruption:
+        print(f"bench.perf: {signals.describe(interruption)}", file=sys.stderr)
+        sys.exit(signals.exit_code(interruption))
+
+
 if __name__ == "__main__":
-    main()
+    cli()

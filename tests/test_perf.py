@@ -1,6 +1,13 @@
 """The speed benchmark's tables: their rows and columns, and relations that hold in any run."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pandas as pd
+import psutil
 import pytest
 
 from bench import perf
@@ -55,3 +62,42 @@ def test_the_tracking_cost_names_each_tracker_next_to_the_training_time():
     # the cost of tracking a finished job, which is all tracking adds
     assert line.startswith("tracking a job of 10 seeds x 20 epochs: mlflow ") and ", tensorboard " in line
     assert line.split("its training ")[1].endswith(" s")
+
+
+def alive(process: psutil.Process) -> bool:
+    """Running, not ended: a killed process whose parent has ended may stay a zombie until the system reaps it."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "signum, code, line", [(signal.SIGTERM, 143, "interrupted by SIGTERM"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_stops_the_benchmark_with_one_line_and_leaves_nothing_behind(tmp_path, signum, code, line):
+    # it used to end in a traceback
+    out = tmp_path / "tables"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.perf", "--quick", "--out", str(out)],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not psutil.Process(process.pid).children():  # the first command it times has started
+            assert time.monotonic() < deadline and process.poll() is None, "the benchmark started no command"
+            time.sleep(0.1)
+        timed = psutil.Process(process.pid).children()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    # (TensorFlow's own start-up lines come before it)
+    assert (process.returncode, stderr.strip().splitlines()[-1]) == (code, f"bench.perf: {line}")
+    assert "Traceback" not in stderr
+    assert not any(alive(command) for command in timed)
+    assert not list(tmp_path.glob("bench-perf-*")) and not out.exists()
