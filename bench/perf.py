@@ -93,12 +93,27 @@ def measure(name: str, overrides: list[str]) -> dict:
 
 
 def run_command(module: str, *args: str) -> float:
-    """Runs ``python -m module args`` and returns its wall time; a failure stops the benchmark with its output."""
+    """Runs ``python -m module args`` and returns its wall time; a failure stops the benchmark with its output.
+
+    Stopped itself, the benchmark stops the command as SIGTERM does, so that a sweep's workers have ended before
+    the scratch folder is removed; one that has not ended within a minute is killed.
+    """
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True)
+    with subprocess.Popen(
+        [sys.executable, "-m", module, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as command:
+        try:
+            _, stderr = command.communicate()
+        except KeyboardInterrupt:
+            command.terminate()
+            try:
+                command.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                command.kill()
+            raise
     wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"bench.perf: python -m {module} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    if command.returncode != 0:
+        raise SystemExit(f"bench.perf: python -m {module} {' '.join(args)} failed:\n{stderr[-3000:]}")
     return wall
 
 
@@ -255,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
 
 
 def _stop(signum: int, _frame: object) -> None:
-    signals.ignore_from_now()  # the command is stopping: a second signal must not cut its clean-up short
+    signals.ignore_from_now()  # the benchmark is stopping: a second signal must not cut its clean-up short
     raise signals.interruption(signum)
 
 
