@@ -275,8 +275,8 @@ def _stop(signum: int, _frame: object) -> None:
 
 
 def cli() -> None:
-    """Entry point: SIGINT or SIGTERM stop the benchmark with one line and exit 130 or 143; the command it is
-    timing is killed and its scratch folder removed (the tables are written once every one is measured)."""
+    """Entry point: SIGINT or SIGTERM stop the benchmark with one line and exit 130 or 143, after stopping the
+    command it is timing and removing its scratch folder (the tables are written once every one is measured)."""
     for signum in signals.SIGNALS:
         signal.signal(signum, _stop)
     try:

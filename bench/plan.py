@@ -269,7 +269,7 @@ def settle() -> None:
     """
     for job in _plan.jobs if _plan else []:
         record = store.read_run(job.folder)
-        if not _running_here(record):
+        if not running_here(record):
             continue
         pid = record.get("pid")
         # this process's own job has ended with the exception that brought it here
@@ -281,7 +281,7 @@ def settle() -> None:
         # The job may have recorded its end after the first read, up to the moment its process ended: that
         # record, not the one read before, is the one to keep.
         record = store.read_run(job.folder)
-        if not _running_here(record):
+        if not running_here(record):
             continue
         record.update(status=store.INTERRUPTED, error="its process ended before the job recorded its end")
         try:
@@ -290,7 +290,7 @@ def settle() -> None:
             continue
 
 
-def _running_here(record: dict[str, Any] | None) -> bool:
+def running_here(record: dict[str, Any] | None) -> bool:
     """True when ``record`` says its job is running, in a process of this machine."""
     return bool(record) and record.get("status") == store.RUNNING and record.get("host") == socket.gethostname()
 

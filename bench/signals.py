@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -198,12 +197,14 @@ def _job_folders(sweep_dir: Path) -> list[Path]:
 def _running_in_other_worker(folder: Path) -> bool:
     if _worker_parent is None or os.getppid() != _worker_parent:
         return False  # the process that started the workers has ended, and its loky with it: nothing kills them
-    pid = _running_pids([folder])
+    record = store.read_run(folder)
+    if not plan.running_here(record):
+        return False
     try:
         others = {child.pid for child in psutil.Process(_worker_parent).children()} - {os.getpid()}
     except psutil.Error:
         return False
-    return bool(pid & others)
+    return record.get("pid") in others
 
 
 def end_with_parent(poll_s: float = 1.0) -> None:
@@ -269,5 +270,5 @@ def _ask_to_stop(processes: list[psutil.Process]) -> None:
 
 def _running_pids(folders: Iterable[Path]) -> set[int]:
     """The processes on this host that the run.json files of ``folders`` name as running a job."""
-    records = (store.read_run(folder) or {} for folder in folders)
-    return {r.get("pid") for r in records if r.get("status") == store.RUNNING and r.get("host") == socket.gethostname()}
+    records = (store.read_run(folder) for folder in folders)
+    return {record.get("pid") for record in records if plan.running_here(record)}
