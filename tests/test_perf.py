@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from bench import perf
+from helpers.cli import alive
 from helpers.configs import NO_XLA, QUICK
 
 MEASURED = ["case", "engine", "seeds", "epochs", "steps", "compile_s", "startup_s", "ms_per_epoch"]
@@ -62,14 +63,6 @@ def test_the_tracking_cost_names_each_tracker_next_to_the_training_time():
     # the cost of tracking a finished job, which is all tracking adds
     assert line.startswith("tracking a job of 10 seeds x 20 epochs: mlflow ") and ", tensorboard " in line
     assert line.split("its training ")[1].endswith(" s")
-
-
-def alive(process: psutil.Process) -> bool:
-    """Running, not ended: a killed process whose parent has ended may stay a zombie until the system reaps it."""
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.mark.slow

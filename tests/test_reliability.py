@@ -18,7 +18,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from bench import plan, store
-from helpers.cli import run_cli
+from helpers.cli import alive, run_cli
 from helpers.configs import NO_XLA, QUICK
 from helpers.sweeps import status
 
@@ -294,10 +294,6 @@ def test_a_locked_sweep_folder_turns_a_second_sweep_away_naming_the_holder(tmp_p
     after = run_cli(*THREE_JOBS, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert after.returncode == 0, after.stderr[-2000:]
     assert all(status(sweep / job) == "completed" for job in ("0", "1", "2"))
-
-
-def alive(process: psutil.Process) -> bool:
-    return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
 
 
 @pytest.mark.slow
